@@ -1,0 +1,14 @@
+"""The Reflex app: a home page with the signed-in user's claims, and the sign-in callback."""
+
+import reflex as rx
+
+from . import auth
+from .pages.callback import callback
+from .pages.home import home
+
+auth_config = auth.load_config()
+
+app = rx.App()
+auth.setup(app, auth_config)
+app.add_page(home, route="/", title="Hello Logto", on_load=auth.AuthState.load_session)
+app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)

@@ -1,0 +1,24 @@
+"""Logto / OpenID Connect sign-in for Reflex, server-actions style.
+
+    config = auth.load_config()       # from the environment (and .env)
+    app = rx.App()
+    auth.setup(app, config)           # backend routes for the HttpOnly cookie
+    app.add_page(home, on_load=auth.AuthState.load_session)
+    app.add_page(callback, route="/callback", on_load=auth.AuthState.finish_sign_in)
+"""
+
+from .config import AuthConfig
+from .errors import ConfigurationError, SignInError
+from .messages import message_for
+from .setup import load_config, setup
+from .state import AuthState
+
+__all__ = [
+    "AuthConfig",
+    "AuthState",
+    "ConfigurationError",
+    "SignInError",
+    "load_config",
+    "message_for",
+    "setup",
+]

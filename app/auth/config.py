@@ -1,0 +1,184 @@
+"""Sign-in settings: read once at start-up, validated, frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+DEFAULT_SCOPES = ("openid", "offline_access", "profile", "email")
+MIN_COOKIE_SECRET_LENGTH = 32
+SESSION_MAX_AGE = 14 * 24 * 60 * 60  # 14 days, in seconds, as Logto's Next.js SDK
+DEFAULT_SESSION_DB = ".state/sessions.sqlite3"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class Secret:
+    """A string that keeps itself out of logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthConfig:
+    """Everything the sign-in package needs to know about the app and its provider."""
+
+    issuer: str
+    """The expected `iss`: Logto's `<endpoint>/oidc`, or OIDC_ISSUER as given."""
+    client_id: str
+    client_secret: Secret
+    base_url: str
+    """The app's public origin (and path prefix, if any), without a trailing slash."""
+    cookie_secret: Secret
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    debug: bool = False
+    session_db: str = DEFAULT_SESSION_DB
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url}/callback"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        return f"{self.base_url}/"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AuthConfig:
+        """Build the config from environment variables, naming any that is wrong.
+
+        Raises:
+            ConfigurationError: a variable is missing or malformed.
+        """
+        endpoint = environ.get("LOGTO_ENDPOINT", "").strip()
+        oidc_issuer = environ.get("OIDC_ISSUER", "").strip()
+        if endpoint and oidc_issuer:
+            raise ConfigurationError(
+                "LOGTO_ENDPOINT and OIDC_ISSUER are both set: set LOGTO_ENDPOINT for "
+                "Logto, or OIDC_ISSUER for any other OpenID provider, not both"
+            )
+        if endpoint:
+            issuer = _provider_url("LOGTO_ENDPOINT", endpoint) + "/oidc"
+        elif oidc_issuer:
+            issuer = _provider_url("OIDC_ISSUER", oidc_issuer)
+        else:
+            raise ConfigurationError(
+                "LOGTO_ENDPOINT is not set: set it to your Logto endpoint "
+                "(or OIDC_ISSUER for another OpenID provider)"
+            )
+
+        cookie_secret = _required(environ, "LOGTO_COOKIE_SECRET")
+        if len(cookie_secret) < MIN_COOKIE_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"LOGTO_COOKIE_SECRET must be at least {MIN_COOKIE_SECRET_LENGTH} "
+                f"characters long (it has {len(cookie_secret)})"
+            )
+        return cls(
+            issuer=issuer,
+            client_id=_required(environ, "LOGTO_APP_ID"),
+            client_secret=Secret(_required(environ, "LOGTO_APP_SECRET")),
+            base_url=_base_url(_required(environ, "LOGTO_BASE_URL")),
+            cookie_secret=Secret(cookie_secret),
+            scopes=_scopes(environ.get("LOGTO_SCOPES", "")),
+            debug=_flag(environ, "LOGTO_DEBUG"),
+            session_db=environ.get("LOGTO_SESSION_DB", "").strip() or DEFAULT_SESSION_DB,
+        )
+
+
+def read_environ(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """The process environment over the values of a `.env` file (the environment wins)."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return {**values, **os.environ}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"{name} is not set: see .env.example")
+    return value
+
+
+def _provider_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an absolute https:// URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{name} must not have a query or fragment, got {value!r}")
+    # Plain HTTP only where nobody else can listen in: a provider on this machine.
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{name} must use https:// (plain http is allowed for localhost only), got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(
+            f"LOGTO_BASE_URL must be the app's absolute URL, like http://localhost:3000, got {value!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"LOGTO_BASE_URL must not have a query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
+def _scopes(value: str) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(value.replace(",", " ").split()))
+    if not scopes:
+        return DEFAULT_SCOPES
+    # Without `openid` there is no ID token, and no sign-in.
+    return scopes if "openid" in scopes else ("openid", *scopes)
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")

@@ -1,0 +1,161 @@
+"""The sign-in and sign-out flows, step by step, in the order of the specs.
+
+Event handlers and backend routes each call one method here. Sign-in:
+
+1. `start_sign_in` (Sign in handler): new transaction stored; the tab goes to
+   the start route.
+2. `claim_sign_in` (start route): the transaction is bound to this browser's
+   binding cookie; the browser goes to the provider.
+3. `finish_sign_in` (callback page's on_load): state, `iss`, code exchange,
+   ID token; the result waits in a handoff bound to the same cookie.
+4. `complete_sign_in` (session route): the handoff becomes a session and the
+   session cookie is set.
+
+Sign-out: `sign_out` (handler) ends the session and revokes the refresh
+token; `complete_sign_out` (signed-out route) clears the cookie and sends
+the browser to the provider's end-session endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from .config import AuthConfig
+from .db import Database
+from .errors import AuthorizationDenied, InvalidCallback, SignInError
+from .provider import OidcClient, TokenSet
+from .return_paths import safe_return_path
+from .sealing import Sealer
+from .sessions import Session, SessionStore
+from .transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
+
+log = logging.getLogger("app.auth")
+
+MAX_PARAMETER_LENGTH = 4096  # characters; codes and states are far shorter
+MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
+
+
+def _param(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PARAMETER_LENGTH:
+        raise InvalidCallback(f"callback parameter {name!r} is malformed")
+    return value
+
+
+def _printable(text: str) -> str:
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return cleaned[:MAX_ERROR_DESCRIPTION_LENGTH]
+
+
+class SignInFlow:
+    def __init__(self, config: AuthConfig, client: OidcClient, db: Database, *, backend_url: str):
+        self.config = config
+        self.client = client
+        self.backend_url = backend_url.rstrip("/")
+        sealer = Sealer(config.cookie_secret.reveal())
+        self.transactions = TransactionStore(db, sealer)
+        self.handoffs = HandoffStore(db, sealer)
+        self.sessions = SessionStore(db, sealer)
+
+    @property
+    def home_url(self) -> str:
+        return self.config.post_logout_redirect_uri
+
+    def callback_error_url(self, code: str) -> str:
+        return f"{self.config.redirect_uri}?app_error={code}"
+
+    # -- sign-in -------------------------------------------------------------
+
+    async def start_sign_in(self, return_path: str | None) -> str:
+        """Store a new transaction; return the start route's URL for the tab."""
+        txn = new_transaction(safe_return_path(return_path))
+        authorization_url = await self.client.authorization_url(
+            state=txn.state, nonce=txn.nonce, code_verifier=txn.code_verifier
+        )
+        await self.transactions.save(txn, authorization_url)
+        log.debug("sign-in started, returns to %s", txn.return_path)
+        return f"{self.backend_url}/auth/sign-in/{txn.id}"
+
+    async def claim_sign_in(self, txn_id: str, binding: str) -> str | None:
+        """Bind the transaction to this browser; the provider URL, or None if it can't be."""
+        url = await self.transactions.claim(txn_id, binding)
+        log.debug("sign-in transaction %s", "claimed" if url else "not claimable (unknown, used or expired)")
+        return url
+
+    async def finish_sign_in(self, params: Mapping[str, Any], binding: str | None) -> str:
+        """Check the authorization response and redeem the code; return the session route's URL.
+
+        Raises:
+            SignInError: a subclass naming what went wrong; nothing was stored.
+        """
+        error = _param(params, "error")
+        if error:
+            raise AuthorizationDenied(_printable(error), _printable(_param(params, "error_description") or ""))
+        state = _param(params, "state")
+        if not state:
+            raise InvalidCallback("the callback has no state")
+        txn = await self.transactions.take(state, binding)
+        await self._check_issuer(_param(params, "iss"))
+        code = _param(params, "code")
+        if not code:
+            raise InvalidCallback("the callback has no code")
+        tokens = await self.client.exchange_code(code=code, code_verifier=txn.code_verifier, nonce=txn.nonce)
+        log.debug("code redeemed; ID token valid for sub %s", tokens.claims.get("sub"))
+        return await self._handoff_sign_in(txn, tokens, binding)
+
+    async def _check_issuer(self, iss: str | None) -> None:
+        """RFC 9207: the response names its issuer; it must be ours, and present if promised."""
+        metadata = await self.client.metadata()
+        if iss is None:
+            if metadata.iss_parameter_supported:
+                raise InvalidCallback("the provider promises an iss parameter, and the callback has none")
+        elif iss != metadata.issuer:
+            raise InvalidCallback("the callback's iss names another issuer")
+
+    async def _handoff_sign_in(self, txn: SignInTransaction, tokens: TokenSet, binding: str | None) -> str:
+        assert binding  # take() has checked it
+        handoff_id = await self.handoffs.create(
+            "sign_in", binding, {"tokens": tokens.to_dict(), "return_path": txn.return_path}
+        )
+        return f"{self.backend_url}/auth/session/{handoff_id}"
+
+    async def complete_sign_in(self, handoff_id: str, binding: str | None) -> tuple[str, str] | None:
+        """Create the session for a finished sign-in: (session id, return URL), or None."""
+        handoff = await self.handoffs.take("sign_in", handoff_id, binding)
+        if handoff is None:
+            return None
+        session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]))
+        log.debug("session created")
+        return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
+
+    # -- session -------------------------------------------------------------
+
+    async def current_session(self, session_id: str | None) -> Session | None:
+        return await self.sessions.get(session_id)
+
+    # -- sign-out ------------------------------------------------------------
+
+    async def sign_out(self, session_id: str | None) -> str:
+        """End the session here and at the provider; return the signed-out route's URL."""
+        tokens = await self.sessions.delete(session_id)
+        if tokens is None or session_id is None:
+            return f"{self.backend_url}/auth/signed-out/none"
+        log.debug("session ended")
+        if tokens.refresh_token:
+            await self.client.revoke(tokens.refresh_token)
+        try:
+            destination = await self.client.end_session_url(id_token=tokens.id_token) or self.home_url
+        except SignInError as err:
+            log.warning("provider logout skipped: %s", err)
+            destination = self.home_url
+        handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
+        return f"{self.backend_url}/auth/signed-out/{handoff_id}"
+
+    async def complete_sign_out(self, handoff_id: str, session_id: str | None) -> str:
+        """Where the browser goes once its cookie is cleared."""
+        handoff = await self.handoffs.take("sign_out", handoff_id, session_id)
+        return handoff["url"] if handoff else self.home_url

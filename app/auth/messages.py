@@ -1,0 +1,20 @@
+"""What the page says for each error code. Nothing else about an error reaches the browser."""
+
+MESSAGES: dict[str, str] = {
+    "access_denied": "The sign-in service did not sign you in.",
+    "invalid_transaction": (
+        "This sign-in has expired or was already used. Sign-in links work once, "
+        "for 10 minutes, in the browser that started them."
+    ),
+    "invalid_callback": "The sign-in response was incomplete or did not match the sign-in you started.",
+    "token_request_failed": "The sign-in service did not accept the sign-in. It may have expired.",
+    "invalid_id_token": "The sign-in service's answer could not be verified, so you were not signed in.",
+    "provider_unavailable": "The sign-in service can't be reached right now.",
+    "invalid_provider_metadata": "The sign-in service is not set up the way this app expects.",
+    "sign_out_failed": "Signing out did not finish. Please try again.",
+    "default": "Something went wrong while signing you in.",
+}
+
+
+def message_for(code: str) -> str:
+    return MESSAGES.get(code, MESSAGES["default"])

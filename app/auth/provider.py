@@ -1,0 +1,303 @@
+"""The OpenID provider as the app sees it: one function per protocol step.
+
+`OidcClient` is the one process-wide client: the configuration, the discovery
+document and key set (cached), and one pooled HTTP client. Authlib builds the
+requests (PKCE, client authentication, token and revocation bodies); this
+module orders the steps and turns every library or network failure into one
+of the errors in `errors.py`.
+
+One `AsyncOAuth2Client` serves every user, so only return values are used:
+`update_token` stays unset and `client.token` is never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import warnings
+from typing import Any
+
+import authlib.deprecate  # noqa: F401  (installs its filter first, so ours below wins)
+import httpx
+from authlib.common.urls import add_params_to_uri
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the httpx2 fork and warns when it finds httpx, which
+    # is what Reflex itself ships and what this package pins.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.oidc.discovery import OpenIDProviderMetadata
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from .config import AuthConfig
+from .errors import (
+    InvalidProviderMetadata,
+    ProviderUnavailable,
+    SignInError,
+    TokenRequestFailed,
+)
+from .id_token import UnknownSigningKey, allowed_algorithms, validate_id_token
+
+log = logging.getLogger("app.auth")
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # seconds
+METADATA_TTL = 60 * 60  # 1 hour, in seconds
+JWKS_REFETCH_INTERVAL = 30  # seconds between key set re-fetches for unknown kids
+REVOCATION_TIMEOUT = 3.0  # seconds: revocation is best effort, never a wait for the user
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderMetadata:
+    """The parts of the discovery document the app uses."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    id_token_algorithms: tuple[str, ...]
+    end_session_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    iss_parameter_supported: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenSet:
+    """What the token endpoint returned, after the ID token checked out."""
+
+    id_token: str
+    claims: dict[str, Any]
+    access_token: str
+    refresh_token: str | None
+    expires_at: int | None
+    scope: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> TokenSet:
+        return cls(**value)
+
+
+def parse_metadata(document: Any, expected_issuer: str) -> ProviderMetadata:
+    """Validate a discovery document and check it names the configured issuer."""
+    if not isinstance(document, dict):
+        raise InvalidProviderMetadata("the discovery document is not a JSON object")
+    metadata = OpenIDProviderMetadata(document)
+    try:
+        for key in metadata.REGISTRY_KEYS:
+            # Discovery 1.0 wants RS256 listed; Logto lists only the ES384 it
+            # signs with. `allowed_algorithms` checks this list instead.
+            if key != "id_token_signing_alg_values_supported":
+                getattr(metadata, f"validate_{key}")()
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise InvalidProviderMetadata(f"discovery document: {err}") from err
+    if document["issuer"] != expected_issuer:
+        # OpenID Connect Discovery 1.0, section 4.3: they must be identical.
+        raise InvalidProviderMetadata(
+            f"discovery names issuer {document['issuer']!r}, configured {expected_issuer!r}"
+        )
+    if not document.get("jwks_uri"):
+        raise InvalidProviderMetadata("discovery document has no jwks_uri")
+    return ProviderMetadata(
+        issuer=document["issuer"],
+        authorization_endpoint=document["authorization_endpoint"],
+        token_endpoint=document["token_endpoint"],
+        jwks_uri=document["jwks_uri"],
+        id_token_algorithms=allowed_algorithms(document.get("id_token_signing_alg_values_supported")),
+        end_session_endpoint=document.get("end_session_endpoint"),
+        revocation_endpoint=document.get("revocation_endpoint"),
+        userinfo_endpoint=document.get("userinfo_endpoint"),
+        iss_parameter_supported=document.get("authorization_response_iss_parameter_supported") is True,
+    )
+
+
+class OidcClient:
+    """The configured provider: discovery, keys, and the protocol steps."""
+
+    def __init__(self, config: AuthConfig, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config
+        self._http = AsyncOAuth2Client(
+            client_id=config.client_id,
+            client_secret=config.client_secret.reveal(),
+            scope=" ".join(config.scopes),
+            redirect_uri=config.redirect_uri,
+            code_challenge_method="S256",
+            timeout=HTTP_TIMEOUT,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_expires = 0.0
+        self._metadata_lock = asyncio.Lock()
+        self._keys: KeySet | None = None
+        self._keys_refreshed_at = float("-inf")
+        self._keys_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- discovery and keys -------------------------------------------------
+
+    async def metadata(self) -> ProviderMetadata:
+        """The discovery document, fetched once an hour at most (single-flight)."""
+        if self._metadata and time.monotonic() < self._metadata_expires:
+            return self._metadata
+        async with self._metadata_lock:
+            if self._metadata and time.monotonic() < self._metadata_expires:
+                return self._metadata
+            document = await self._get_json(self.config.discovery_url)
+            self._metadata = parse_metadata(document, self.config.issuer)
+            self._metadata_expires = time.monotonic() + METADATA_TTL
+            log.debug("discovery loaded from %s", self.config.discovery_url)
+            return self._metadata
+
+    async def keys(self, *, refresh: bool = False) -> KeySet:
+        """The provider's signing keys; `refresh` re-fetches them, once per 30 s at most.
+
+        A rotated key is picked up at once; a stream of tokens with made-up
+        `kid`s costs the provider one request per interval.
+        """
+        async with self._keys_lock:
+            if self._keys is not None and refresh:
+                if time.monotonic() - self._keys_refreshed_at < JWKS_REFETCH_INTERVAL:
+                    log.warning("key set re-fetch skipped: the last one was under %ss ago", JWKS_REFETCH_INTERVAL)
+                    return self._keys
+                self._keys_refreshed_at = time.monotonic()
+            elif self._keys is not None:
+                return self._keys
+            metadata = await self.metadata()
+            self._keys = _import_signing_keys(await self._get_json(metadata.jwks_uri))
+            log.debug("key set loaded: %d key(s)", len(self._keys.keys))
+            return self._keys
+
+    # -- protocol steps -----------------------------------------------------
+
+    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+        """The authorization request: code flow, PKCE S256, state and nonce.
+
+        `prompt=consent` is what Logto's SDKs send: it is how `offline_access`
+        yields a refresh token (OpenID Connect Core 1.0, section 11).
+        """
+        metadata = await self.metadata()
+        url, _ = self._http.create_authorization_url(
+            metadata.authorization_endpoint,
+            state=state,
+            code_verifier=code_verifier,
+            nonce=nonce,
+            response_type="code",
+            prompt="consent",
+        )
+        return url
+
+    async def exchange_code(self, *, code: str, code_verifier: str, nonce: str) -> TokenSet:
+        """Redeem the authorization code and validate the ID token that comes back."""
+        metadata = await self.metadata()
+        try:
+            token = await self._http.fetch_token(
+                metadata.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+                redirect_uri=self.config.redirect_uri,
+            )
+        except OAuthError as err:
+            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"token request: {type(err).__name__}") from err
+        except ValueError as err:  # not JSON
+            raise TokenRequestFailed("token response is not JSON") from err
+        access_token = token.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise TokenRequestFailed("token response has no access_token")
+        claims = await self.validate_id_token(token.get("id_token"), nonce=nonce, access_token=access_token)
+        expires_in = token.get("expires_in")
+        return TokenSet(
+            id_token=token["id_token"],
+            claims=claims,
+            access_token=access_token,
+            refresh_token=token.get("refresh_token") or None,
+            expires_at=int(time.time()) + int(expires_in) if isinstance(expires_in, int) else None,
+            scope=str(token.get("scope", "")),
+        )
+
+    async def validate_id_token(self, id_token: Any, *, nonce: str | None, access_token: str | None) -> dict[str, Any]:
+        """Check an ID token against the provider's keys, re-fetching them once for a new `kid`."""
+        metadata = await self.metadata()
+        check = dict(
+            issuer=metadata.issuer,
+            client_id=self.config.client_id,
+            nonce=nonce,
+            algorithms=metadata.id_token_algorithms,
+            access_token=access_token,
+        )
+        try:
+            return validate_id_token(id_token, await self.keys(), **check)
+        except UnknownSigningKey:
+            return validate_id_token(id_token, await self.keys(refresh=True), **check)
+
+    async def revoke(self, refresh_token: str) -> bool:
+        """Revoke a refresh token (RFC 7009). Best effort: failures are logged, not raised."""
+        try:
+            metadata = await self.metadata()
+            if not metadata.revocation_endpoint:
+                return False
+            response = await asyncio.wait_for(
+                self._http.revoke_token(
+                    metadata.revocation_endpoint, token=refresh_token, token_type_hint="refresh_token"
+                ),
+                REVOCATION_TIMEOUT,
+            )
+            if response.status_code != 200:
+                log.warning("refresh token revocation answered %s", response.status_code)
+            return response.status_code == 200
+        except (httpx.HTTPError, asyncio.TimeoutError, SignInError) as err:
+            log.warning("refresh token revocation failed: %s", type(err).__name__)
+            return False
+
+    async def end_session_url(self, *, id_token: str | None) -> str | None:
+        """RP-Initiated Logout 1.0: where to send the browser, or None if unsupported."""
+        metadata = await self.metadata()
+        if not metadata.end_session_endpoint:
+            return None
+        params = {"client_id": self.config.client_id, "post_logout_redirect_uri": self.config.post_logout_redirect_uri}
+        if id_token:
+            params["id_token_hint"] = id_token
+        return add_params_to_uri(metadata.end_session_endpoint, params)
+
+    # -- plumbing -----------------------------------------------------------
+
+    async def _get_json(self, url: str) -> Any:
+        try:
+            response = await self._http.request("GET", url, withhold_token=True)
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"GET {url}: {type(err).__name__}") from err
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"GET {url}: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise InvalidProviderMetadata(f"GET {url}: HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as err:
+            raise InvalidProviderMetadata(f"GET {url}: not JSON") from err
+
+
+def _import_signing_keys(document: Any) -> KeySet:
+    """The signature keys of a JWKS; keys of unknown types or for encryption are skipped."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise InvalidProviderMetadata("the JWKS is not a key set")
+    keys = []
+    for key in document["keys"]:
+        if not isinstance(key, dict) or key.get("use", "sig") != "sig":
+            continue
+        try:
+            keys.append(KeySet.import_key_set({"keys": [key]}).keys[0])
+        except (JoseError, ValueError, TypeError, KeyError):
+            log.info("skipped a JWKS key of type %r", key.get("kty"))
+    if not keys:
+        raise InvalidProviderMetadata("the JWKS has no usable signing key")
+    return KeySet(keys)

@@ -1,0 +1,79 @@
+"""Backend routes: the only places that set or clear the HttpOnly cookies.
+
+Each answers with a redirect, never a page, and never signs anyone out on its
+own: the signed-out route clears a cookie only once its session is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from . import cookies
+from .runtime import get_flow
+
+log = logging.getLogger("app.auth")
+
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+
+async def start_sign_in(request: Request) -> RedirectResponse:
+    flow = get_flow()
+    secure = flow.config.secure_cookies
+    # Reuse the browser's binding, so two tabs signing in at once both finish.
+    binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
+    if not binding or len(binding) != 43:
+        binding = secrets.token_urlsafe(32)
+    url = await flow.claim_sign_in(request.path_params["txn_id"], binding)
+    if url is None:
+        return _redirect(flow.callback_error_url("invalid_transaction"))
+    response = _redirect(url)
+    cookies.set_cookie(
+        response, cookies.SIGN_IN_BINDING, binding, max_age=cookies.BINDING_COOKIE_MAX_AGE, secure=secure
+    )
+    return response
+
+
+async def complete_sign_in(request: Request) -> RedirectResponse:
+    flow = get_flow()
+    secure = flow.config.secure_cookies
+    binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
+    result = await flow.complete_sign_in(request.path_params["handoff_id"], binding)
+    if result is None:
+        return _redirect(flow.callback_error_url("invalid_transaction"))
+    session_id, return_url = result
+    response = _redirect(return_url)
+    cookies.set_cookie(
+        response, cookies.SESSION, session_id, max_age=flow.sessions.max_age, secure=secure
+    )
+    return response
+
+
+async def complete_sign_out(request: Request) -> RedirectResponse:
+    flow = get_flow()
+    secure = flow.config.secure_cookies
+    session_id = request.cookies.get(cookies.cookie_name(cookies.SESSION, secure=secure))
+    response = _redirect(await flow.complete_sign_out(request.path_params["handoff_id"], session_id))
+    if await flow.current_session(session_id) is None:
+        cookies.clear_cookie(response, cookies.SESSION, secure=secure)
+    return response
+
+
+def auth_routes() -> Starlette:
+    """The routes to pass to `rx.App(api_transformer=...)`; Reflex mounts itself below them."""
+    return Starlette(
+        routes=[
+            Route("/auth/sign-in/{txn_id}", start_sign_in, methods=["GET"]),
+            Route("/auth/session/{handoff_id}", complete_sign_in, methods=["GET"]),
+            Route("/auth/signed-out/{handoff_id}", complete_sign_out, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,48 @@
+"""The one configured sign-in flow of this process, built on first use.
+
+`configure` is called once, when the app module is imported. The HTTP client
+and the database connection are made lazily, in the process that uses them:
+Reflex may fork workers after import, and neither survives a fork.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from .config import AuthConfig
+from .db import Database
+from .flow import SignInFlow
+from .provider import OidcClient
+
+_config: AuthConfig | None = None
+_backend_url: str | None = None
+_transport: httpx.AsyncBaseTransport | None = None
+_flow: tuple[int, SignInFlow] | None = None
+
+
+def configure(
+    config: AuthConfig, *, backend_url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> None:
+    """Set the config; `transport` replaces the network (tests use it for hostile providers)."""
+    global _config, _backend_url, _transport, _flow
+    _config, _backend_url, _transport, _flow = config, backend_url, transport, None
+
+
+def get_flow() -> SignInFlow:
+    global _flow
+    if _config is None or _backend_url is None:
+        raise RuntimeError("app.auth is not configured: call app.auth.setup(app, config) first")
+    if _flow is None or _flow[0] != os.getpid():
+        client = OidcClient(_config, transport=_transport)
+        flow = SignInFlow(_config, client, Database(_config.session_db), backend_url=_backend_url)
+        _flow = (os.getpid(), flow)
+    return _flow[1]
+
+
+async def shutdown() -> None:
+    global _flow
+    if _flow is not None and _flow[0] == os.getpid():
+        await _flow[1].client.aclose()
+    _flow = None

@@ -1,0 +1,82 @@
+"""Wiring the sign-in package into a Reflex app: config, routes, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+
+import reflex as rx
+from reflex_base.environment import environment
+
+from . import runtime
+from .config import AuthConfig, read_environ
+from .errors import ConfigurationError
+from .routes import auth_routes
+
+log = logging.getLogger("app.auth")
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> AuthConfig:
+    """The app's AuthConfig; with no provider configured, the development provider's.
+
+    Raises:
+        ConfigurationError: a setting is wrong, or no provider is configured in production.
+    """
+    env = dict(read_environ() if environ is None else environ)
+    if not env.get("LOGTO_ENDPOINT", "").strip() and not env.get("OIDC_ISSUER", "").strip():
+        if environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
+            raise ConfigurationError(
+                "LOGTO_ENDPOINT is not set: production needs a real provider (LOGTO_ENDPOINT or "
+                "OIDC_ISSUER); the development provider runs only under `reflex run` in dev mode"
+            )
+        env.update(_dev_provider_settings(env))
+    return AuthConfig.from_env(env)
+
+
+def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
+    from devprovider.launcher import DevProviderError, app_settings
+
+    base_url = env.get("LOGTO_BASE_URL", "").strip() or _frontend_url()
+    owner = env.get("LOGTO_DEV_OWNER_PID", "")
+    try:
+        settings = app_settings(base_url, owner_pid=int(owner) if owner.isdigit() else None)
+    except DevProviderError as err:
+        raise ConfigurationError(f"the development provider did not start: {err}") from err
+    log.info("signing in against the development provider at %s", settings["LOGTO_ENDPOINT"])
+    return settings
+
+
+def _frontend_url() -> str:
+    config = rx.config.get_config()
+    return (config.deploy_url or f"http://localhost:{config.frontend_port or 3000}").rstrip("/")
+
+
+def backend_url(config: AuthConfig) -> str:
+    """Where the auth routes live: the app's own origin when one port serves both
+    halves (production), the backend's when dev mode splits them."""
+    reflex_config = rx.config.get_config()
+    if reflex_config.frontend_port and reflex_config.frontend_port == reflex_config.backend_port:
+        return config.base_url
+    return reflex_config.api_url.rstrip("/")
+
+
+def setup(app: rx.App, config: AuthConfig) -> None:
+    """Add the auth routes and the client's lifespan to `app`."""
+    runtime.configure(config, backend_url=backend_url(config))
+    transformers = app.api_transformer
+    if transformers is None:
+        app.api_transformer = auth_routes()
+    else:
+        existing = list(transformers) if isinstance(transformers, (list, tuple)) else [transformers]
+        app.api_transformer = [*existing, auth_routes()]
+    app.register_lifespan_task(_client_lifespan)
+    if config.debug:
+        logging.getLogger("app.auth").setLevel(logging.DEBUG)
+        log.debug("sign-in configured: issuer %s, client %s, base %s", config.issuer, config.client_id, config.base_url)
+
+
+@contextlib.asynccontextmanager
+async def _client_lifespan():
+    yield
+    await runtime.shutdown()  # close the HTTP connection pool with the app

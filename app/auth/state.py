@@ -1,0 +1,172 @@
+"""AuthState: the server actions behind the Sign in and Sign out buttons.
+
+Every public event handler is a public endpoint: the browser picks the
+handler and its arguments. So none of these takes an argument, none trusts a
+var the browser can set, and each resolves the user again from the session
+cookie. Tokens, transactions and the session id never enter this state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import reflex as rx
+
+from . import cookies
+from .errors import AuthorizationDenied, SignInError
+from .messages import message_for
+from .runtime import get_flow
+
+log = logging.getLogger("app.auth")
+
+# Claims whose value is a time (seconds since the epoch), shown also as a date.
+TIME_CLAIMS = frozenset({"exp", "iat", "auth_time", "updated_at", "created_at", "nbf"})
+
+
+def _navigate(url: str, *, replace: bool = False) -> rx.event.EventSpec:
+    """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
+    method = "replace" if replace else "assign"
+    return rx.call_script(f"window.location.{method}({json.dumps(url)})")
+
+
+def claim_rows(claims: dict[str, Any]) -> list[dict[str, str]]:
+    """Every claim as key, value and (for times) a readable UTC date, sorted by key."""
+    rows = []
+    for key in sorted(claims):
+        value = claims[key]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        readable = ""
+        if key in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            readable = datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        rows.append({"key": key, "value": text, "readable": readable})
+    return rows
+
+
+class AuthState(rx.State):
+    """Who is signed in, as this tab shows it."""
+
+    loaded: bool = False
+    """Whether the session has been looked up since this page loaded."""
+    signed_in: bool = False
+    """Whether the browser's session cookie names a live session."""
+    user_name: str = ""
+    """The display name: `name`, else `username`, else `email`, else `sub`."""
+    user_email: str = ""
+    """The `email` claim."""
+    user_picture: str = ""
+    """The `picture` claim (a URL)."""
+    user_sub: str = ""
+    """The `sub` claim: the user's id at the provider."""
+    claims: list[dict[str, str]] = []
+    """Every ID token claim: key, value, readable date."""
+    pending: str = ""
+    """The action under way ("sign_in", "sign_out"), for the buttons' loading state."""
+    error_code: str = ""
+    """Why the last sign-in failed, as a code from `messages.py`."""
+    provider_error: str = ""
+    """The provider's own `error` and `error_description`, when it sent one (shown escaped)."""
+
+    @rx.var
+    def error_message(self) -> str:
+        """The sentence for `error_code`."""
+        return message_for(self.error_code) if self.error_code else ""
+
+    def _cookie(self, name: str) -> str | None:
+        return cookies.read_cookie(
+            self.router.headers.cookie, name, secure=get_flow().config.secure_cookies
+        )
+
+    def _show_signed_out(self) -> None:
+        self.signed_in = False
+        self.user_name = self.user_email = self.user_picture = self.user_sub = ""
+        self.claims = []
+
+    @rx.event
+    async def load_session(self):
+        """on_load: find the session from the cookie, never from this tab's state."""
+        session = await get_flow().current_session(self._cookie(cookies.SESSION))
+        if session is None:
+            self._show_signed_out()
+        else:
+            claims = session.claims
+            self.signed_in = True
+            self.user_sub = session.sub
+            self.user_email = str(claims.get("email") or "")
+            self.user_picture = str(claims.get("picture") or "")
+            self.user_name = str(claims.get("name") or claims.get("username") or self.user_email or session.sub)
+            self.claims = claim_rows(claims)
+        self.pending = ""
+        self.loaded = True
+
+    @rx.event
+    async def sign_in(self):
+        """Start sign-in: store the transaction on the server, send the tab on its way."""
+        self.pending = "sign_in"
+        self.error_code = self.provider_error = ""
+        yield
+        # The page the user is on is where they come back to; the flow keeps
+        # only a same-origin path.
+        path = self.router.url.path
+        return_path = "/" if path.rstrip("/") == "/callback" else path
+        try:
+            url = await get_flow().start_sign_in(return_path)
+        except SignInError as err:
+            log.warning("sign-in could not start: %s", err)
+            self.pending = ""
+            self.error_code = err.code
+            return
+        except Exception:
+            log.exception("sign-in could not start")
+            self.pending = ""
+            self.error_code = "default"
+            return
+        yield _navigate(url)
+
+    @rx.event
+    async def finish_sign_in(self):
+        """on_load of /callback: finish the code exchange, then hand the session to the browser."""
+        self.pending = "finish"
+        self.error_code = self.provider_error = ""
+        params = dict(self.router.url.query_parameters)
+        flow = get_flow()
+        if set(params) == {"app_error"}:
+            self.error_code = str(params["app_error"])
+            self.pending = ""
+            return
+        try:
+            url = await flow.finish_sign_in(params, self._cookie(cookies.SIGN_IN_BINDING))
+        except AuthorizationDenied as err:
+            log.info("provider refused sign-in: %s", err.error)
+            self.error_code = err.code
+            self.provider_error = f"{err.error}: {err.description}" if err.description else err.error
+            self.pending = ""
+            return
+        except SignInError as err:
+            log.warning("sign-in failed (%s): %s", err.code, err)
+            self.error_code = err.code
+            self.pending = ""
+            return
+        except Exception:
+            log.exception("sign-in failed unexpectedly")
+            self.error_code = "default"
+            self.pending = ""
+            return
+        yield _navigate(url, replace=True)
+
+    @rx.event
+    async def sign_out(self):
+        """End the session on the server and at the provider, then clear the cookie."""
+        self.pending = "sign_out"
+        yield
+        try:
+            url = await get_flow().sign_out(self._cookie(cookies.SESSION))
+        except Exception:
+            log.exception("sign-out failed")
+            self.pending = ""
+            self.error_code = "sign_out_failed"
+            return
+        self._show_signed_out()
+        yield _navigate(url)

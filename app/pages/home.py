@@ -1,0 +1,88 @@
+"""/: who is signed in, with every claim of their ID token."""
+
+import reflex as rx
+
+from ..auth import AuthState
+from ..components import error_callout, loading, page_frame, sign_in_button, sign_out_button
+
+
+def user_card() -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.avatar(src=AuthState.user_picture, fallback="?", size="6", radius="full"),
+            rx.vstack(
+                rx.heading(AuthState.user_name, size="5"),
+                rx.text(AuthState.user_email, color_scheme="gray"),
+                rx.code(AuthState.user_sub, variant="ghost", size="1"),
+                spacing="1",
+                align="start",
+            ),
+            rx.spacer(),
+            sign_out_button(),
+            align="center",
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+        aria_label="Signed-in user",
+    )
+
+
+def claims_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Claim"),
+                rx.table.column_header_cell("Value"),
+            )
+        ),
+        rx.table.body(
+            rx.foreach(
+                AuthState.claims,
+                lambda claim: rx.table.row(
+                    rx.table.row_header_cell(rx.code(claim["key"], variant="ghost")),
+                    rx.table.cell(
+                        rx.text(claim["value"], word_break="break-all"),
+                        rx.cond(
+                            claim["readable"] != "",
+                            rx.text(claim["readable"], size="1", color_scheme="gray"),
+                        ),
+                    ),
+                ),
+            )
+        ),
+        variant="surface",
+        width="100%",
+        aria_label="ID token claims",
+    )
+
+
+def signed_out() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("You are not signed in.", size="4", weight="medium"),
+            rx.text(
+                "Sign in to see your profile and the claims of your ID token.",
+                color_scheme="gray",
+            ),
+            sign_in_button(),
+            spacing="3",
+            align="start",
+        ),
+        width="100%",
+    )
+
+
+def home() -> rx.Component:
+    return page_frame(
+        rx.cond(AuthState.error_code != "", error_callout()),
+        rx.cond(
+            AuthState.loaded,
+            rx.cond(
+                AuthState.signed_in,
+                rx.vstack(user_card(), rx.heading("ID token claims", size="4"), claims_table(), spacing="4", width="100%"),
+                signed_out(),
+            ),
+            loading("Loading…"),
+        ),
+    )

@@ -1,0 +1,180 @@
+"""Start the development provider (or find the one already running) from Python.
+
+The app uses `ensure_running` when no provider is configured; the tests use
+`start` for a provider of their own on a free port. Either way it is the same
+`server.mjs`, and `DevProvider` is a small client for its admin API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = Path(__file__).resolve().parent / "server.mjs"
+PREFERRED_PORT = 3001  # Logto's own default
+START_TIMEOUT = 20.0  # seconds
+
+
+class DevProviderError(RuntimeError):
+    pass
+
+
+@dataclass
+class DevProvider:
+    """A running development provider and its admin API."""
+
+    origin: str
+    admin_token: str
+    pid: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.origin}/oidc"
+
+    def _admin(self, method: str, path: str, body: dict | None = None) -> dict:
+        response = httpx.request(
+            method,
+            f"{self.origin}/_dev/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10,
+        )
+        if response.status_code != 200:
+            raise DevProviderError(f"{method} /_dev/{path}: HTTP {response.status_code} {response.text[:200]}")
+        return response.json()
+
+    def put_client(self, client_id: str, client_secret: str, *, base_url: str, **metadata) -> None:
+        """Register (or replace) a confidential client whose app lives at `base_url`."""
+        base_url = base_url.rstrip("/")
+        self._admin(
+            "PUT",
+            f"clients/{client_id}",
+            {
+                "client_secret": client_secret,
+                "client_name": metadata.pop("client_name", "Reflex app"),
+                "redirect_uris": [f"{base_url}/callback"],
+                "post_logout_redirect_uris": [f"{base_url}/"],
+                **metadata,
+            },
+        )
+
+    def put_user(self, username: str, password: str, **claims) -> str:
+        """Add (or replace) a user; returns its `sub`."""
+        return self._admin("PUT", f"users/{username}", {"password": password, "claims": claims})["sub"]
+
+    def counts(self) -> dict[str, int]:
+        """Requests served so far, per path (e.g. "/oidc/token")."""
+        return self._admin("GET", "counts")
+
+    def healthy(self) -> bool:
+        try:
+            response = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and response.json().get("issuer") == self.issuer
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def start(state_dir: Path, *, port: int = 0, owner_pid: int | None = None, log_file: Path | None = None) -> DevProvider:
+    """Start a new provider process and wait until it serves discovery."""
+    node = shutil.which("node")
+    if node is None:
+        raise DevProviderError("node is not on PATH: the development provider needs Node.js 20 or newer")
+    if not (ROOT / "node_modules" / "oidc-provider").is_dir():
+        raise DevProviderError("oidc-provider is not installed: run `npm ci` in the project root")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ready_file = state_dir / f"ready-{secrets.token_hex(4)}.json"
+    admin_token = secrets.token_urlsafe(32)
+    log = open(log_file or state_dir / "provider.log", "ab")
+    process = subprocess.Popen(
+        [node, str(SERVER), "--port", str(port), "--state-dir", str(state_dir), "--ready-file", str(ready_file),
+         *(["--owner-pid", str(owner_pid)] if owner_pid else [])],
+        cwd=ROOT,
+        env={**os.environ, "DEV_PROVIDER_ADMIN_TOKEN": admin_token, "NODE_NO_WARNINGS": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # Ctrl-C in the terminal stops reflex; the provider follows its owner
+    )
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DevProviderError(f"the development provider exited (code {process.returncode}); see {state_dir / 'provider.log'}")
+        if ready_file.exists() and ready_file.stat().st_size:
+            info = json.loads(ready_file.read_text())
+            ready_file.unlink()
+            return DevProvider(origin=info["origin"], admin_token=admin_token, pid=process.pid, process=process)
+        time.sleep(0.05)
+    process.kill()
+    raise DevProviderError(f"the development provider did not start within {START_TIMEOUT:.0f}s")
+
+
+def ensure_running(state_dir: Path, *, owner_pid: int | None = None) -> DevProvider:
+    """The provider recorded in `state_dir` if it still answers, else a new one."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = state_dir / "provider.json"
+    with open(state_dir / "launch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one launch at a time across reflex's processes
+        if record.exists():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                known = DevProvider(**json.loads(record.read_text()))
+                if known.healthy():
+                    return known
+        port = PREFERRED_PORT if _port_free(PREFERRED_PORT) else 0
+        provider = start(state_dir, port=port, owner_pid=owner_pid)
+        record.write_text(json.dumps({"origin": provider.origin, "admin_token": provider.admin_token, "pid": provider.pid}))
+        record.chmod(0o600)
+        return provider
+
+
+def app_settings(base_url: str, *, owner_pid: int | None = None, state_dir: Path | None = None) -> dict[str, str]:
+    """Environment for the app to sign in against the development provider at `base_url`."""
+    state_dir = state_dir or ROOT / ".state" / "dev-provider"
+    provider = ensure_running(state_dir, owner_pid=owner_pid)
+    app_file = state_dir / "app.json"
+    if not app_file.exists():
+        app_file.write_text(json.dumps({
+            "client_secret": secrets.token_urlsafe(32),
+            "cookie_secret": secrets.token_urlsafe(48),
+        }))
+        app_file.chmod(0o600)
+    app = json.loads(app_file.read_text())
+    client_id = "reflex-dev-app"
+    provider.put_client(client_id, app["client_secret"], base_url=base_url, client_name="Reflex sample app")
+    return {
+        "LOGTO_ENDPOINT": provider.origin,
+        "LOGTO_APP_ID": client_id,
+        "LOGTO_APP_SECRET": app["client_secret"],
+        "LOGTO_BASE_URL": base_url,
+        "LOGTO_COOKIE_SECRET": app["cookie_secret"],
+    }

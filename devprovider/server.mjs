@@ -1,0 +1,295 @@
+// The development OpenID provider: panva's oidc-provider, set up to look like
+// Logto to a client (issuer <origin>/oidc, ES384-signed ID tokens with profile
+// claims, refresh tokens for offline_access with prompt=consent, rotation,
+// RP-initiated logout without a confirmation page), plus a sign-in page that
+// shows the demo user's credentials and a small admin API for tests.
+//
+//   node devprovider/server.mjs --port 0 --state-dir .state/dev-provider
+//
+// DEV_PROVIDER_ADMIN_TOKEN guards the admin API. When ready it prints one JSON
+// line {"issuer", "origin", "port"}, and writes it to --ready-file if given.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+import { MemoryAdapter } from './adapter.mjs';
+import { signInPage, logoutPage, errorPage, avatarSvg, escapeHtml } from './pages.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'state-dir': { type: 'string', default: '.state/dev-provider' },
+    users: { type: 'string', default: new URL('./users.json', import.meta.url).pathname },
+    'owner-pid': { type: 'string' },
+    'ready-file': { type: 'string' },
+  },
+});
+
+const stateDir = path.resolve(args['state-dir']);
+fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+
+// Keys survive restarts, so tokens the app already holds stay verifiable.
+function loadSecrets() {
+  const file = path.join(stateDir, 'secrets.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const secrets = {
+    signingKey: { ...jwk, kid: crypto.randomBytes(8).toString('hex'), alg: 'ES384', use: 'sig' },
+    cookieKeys: [crypto.randomBytes(32).toString('base64url')],
+  };
+  fs.writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+const secrets = loadSecrets();
+// The admin API adds users and clients; whoever started us holds its token.
+const adminToken = process.env.DEV_PROVIDER_ADMIN_TOKEN;
+if (!adminToken || adminToken.length < 32) {
+  console.error('DEV_PROVIDER_ADMIN_TOKEN must be set (at least 32 characters)');
+  process.exit(2);
+}
+
+// Users: the committed demo user(s), plus any the admin API adds.
+const users = new Map(); // username -> { username, password, claims, show }
+function putUser(username, { password, claims = {}, show_on_sign_in_page: show = false }) {
+  if (!username || typeof password !== 'string' || !password) {
+    throw new Error('a user needs a username and a password');
+  }
+  const sub = claims.sub || crypto.createHash('sha256').update(username).digest('hex').slice(0, 12);
+  users.set(username, { username, password, show, claims: { ...claims, sub } });
+}
+for (const user of JSON.parse(fs.readFileSync(args.users, 'utf8'))) putUser(user.username, user);
+const userBySub = (sub) => [...users.values()].find((user) => user.claims.sub === sub);
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(Number(args.port), args.host, resolve));
+const { port } = server.address();
+const origin = `http://${args.host}:${port}`;
+const issuer = `${origin}/oidc`;
+
+// Counts per endpoint, so tests can assert how many token requests were made.
+const counts = {};
+
+const provider = new Provider(issuer, {
+  adapter: MemoryAdapter,
+  jwks: { keys: [secrets.signingKey] },
+  cookies: { keys: secrets.cookieKeys },
+  clientDefaults: {
+    grant_types: ['authorization_code', 'refresh_token'],
+    id_token_signed_response_alg: 'ES384',
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+  enabledJWA: { idTokenSigningAlgValues: ['ES384', 'ES256', 'RS256'] },
+  extraClientMetadata: {
+    properties: ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl'],
+    validator(ctx, key, value) {
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+        throw new Error(`${key} must be a positive whole number of seconds`);
+      }
+    },
+  },
+  ttl: {
+    AccessToken: (ctx, token, client) => client?.access_token_ttl ?? 3600,
+    IdToken: (ctx, token, client) => client?.id_token_ttl ?? 3600,
+    RefreshToken: (ctx, token, client) => client?.refresh_token_ttl ?? 14 * 24 * 3600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+  },
+  pkce: { required: () => true },
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'updated_at'],
+    email: ['email', 'email_verified'],
+    phone: ['phone_number', 'phone_number_verified'],
+  },
+  // Logto puts the scopes' claims in the ID token itself.
+  conformIdTokenClaims: false,
+  rotateRefreshToken: true,
+  features: {
+    devInteractions: { enabled: false },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      // Logto ends the session without asking; the form posts itself.
+      logoutSource: async (ctx, form) => {
+        ctx.body = logoutPage(form);
+      },
+      postLogoutSuccessSource: async (ctx) => {
+        ctx.body = errorPage('Signed out', 'You have been signed out of the development provider.');
+      },
+    },
+  },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  renderError: async (ctx, out) => {
+    ctx.type = 'html';
+    ctx.body = errorPage(out.error, out.error_description);
+  },
+  findAccount: async (ctx, sub) => {
+    const user = userBySub(sub);
+    if (!user) return undefined;
+    return {
+      accountId: sub,
+      claims: async () => ({
+        username: user.username,
+        picture: `${origin}/avatar/${encodeURIComponent(user.username)}.svg`,
+        ...user.claims,
+      }),
+    };
+  },
+});
+
+provider.on('server_error', (ctx, error) => console.error('provider error:', error));
+
+// --- routes outside the provider -------------------------------------------
+
+async function readBody(req, limit = 1 << 20) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw Object.assign(new Error('body too large'), { status: 413 });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res, status, body, type = 'text/html; charset=utf-8', headers = {}) {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+
+const sendJson = (res, status, value) => send(res, status, JSON.stringify(value), 'application/json');
+
+// Grants everything the client asked for, as Logto does for its own apps.
+async function grantRequested(details, accountId) {
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId, clientId: details.params.client_id });
+  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  const missing = details.prompt.details ?? {};
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+async function interaction(req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) return send(res, 400, errorPage('invalid_request', 'Interaction mismatch.'));
+  const client = await provider.Client.find(String(details.params.client_id));
+  const clientName = client?.clientName || client?.clientId || 'the application';
+
+  if (details.prompt.name === 'consent') {
+    const grantId = await grantRequested(details, details.session.accountId);
+    return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  const demo = [...users.values()].filter((user) => user.show);
+  if (action !== 'login' || req.method !== 'POST') {
+    return send(res, 200, signInPage({ uid, clientName, demo }));
+  }
+
+  const form = new URLSearchParams(await readBody(req));
+  const username = form.get('username') ?? '';
+  const user = users.get(username);
+  const given = Buffer.from(form.get('password') ?? '');
+  const expected = Buffer.from(user?.password ?? '');
+  if (!user || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+    return send(res, 200, signInPage({ uid, clientName, demo, username, error: 'Wrong username or password.' }));
+  }
+  // Sign in and consent in one step: one redirect fewer, as Logto's own flow.
+  const accountId = user.claims.sub;
+  const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
+  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  const grantId = await grant.save();
+  return provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
+}
+
+function authorized(req) {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  const expected = Buffer.from(`Bearer ${adminToken}`);
+  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+}
+
+async function admin(req, res, route) {
+  if (!authorized(req)) return sendJson(res, 401, { error: 'admin token required' });
+  const [kind, id] = route;
+  if (req.method === 'GET' && kind === 'counts') return sendJson(res, 200, counts);
+  if (req.method === 'PUT' && kind === 'clients' && id) {
+    const metadata = { ...JSON.parse(await readBody(req)), client_id: id };
+    await provider.Client.validate(metadata);
+    await new MemoryAdapter('Client').upsert(id, metadata);
+    return sendJson(res, 200, { client_id: id });
+  }
+  if (req.method === 'PUT' && kind === 'users' && id) {
+    putUser(id, JSON.parse(await readBody(req)));
+    return sendJson(res, 200, { username: id, sub: users.get(id).claims.sub });
+  }
+  return sendJson(res, 404, { error: 'no such admin route' });
+}
+
+const providerCallback = provider.callback();
+
+server.on('request', async (req, res) => {
+  const url = new URL(req.url, origin);
+  const route = url.pathname.split('/').filter(Boolean);
+  counts[url.pathname] = (counts[url.pathname] ?? 0) + 1;
+  try {
+    if (route[0] === 'oidc') {
+      // Mounted under /oidc, as Logto's issuer is <endpoint>/oidc.
+      req.originalUrl = req.url;
+      req.url = req.url.slice('/oidc'.length) || '/';
+      return providerCallback(req, res);
+    }
+    if (route[0] === 'interaction' && route[1]) return await interaction(req, res, route[1], route[2]);
+    if (route[0] === '_dev') return await admin(req, res, route.slice(1));
+    if (route[0] === 'avatar' && route[1]) {
+      return send(res, 200, avatarSvg(decodeURIComponent(route[1].replace(/\.svg$/, ''))), 'image/svg+xml');
+    }
+    if (url.pathname === '/') {
+      return send(res, 200, errorPage('Development provider', `Issuer: ${escapeHtml(issuer)}`));
+    }
+    return send(res, 404, errorPage('Not found', 'There is nothing here.'));
+  } catch (error) {
+    const status = error.status ?? (error.name === 'SessionNotFound' ? 400 : 500);
+    if (status >= 500) console.error(error);
+    return send(res, status, errorPage(error.error ?? 'error', error.error_description ?? error.message));
+  }
+});
+
+// Stop with the process that started us, so no provider outlives its app.
+if (args['owner-pid']) {
+  const owner = Number(args['owner-pid']);
+  setInterval(() => {
+    try {
+      process.kill(owner, 0);
+    } catch {
+      process.exit(0);
+    }
+  }, 1000).unref();
+}
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));
+
+const ready = JSON.stringify({ issuer, origin, port });
+if (args['ready-file']) {
+  // Written whole, then renamed, so a reader never sees half a line.
+  fs.writeFileSync(`${args['ready-file']}.tmp`, ready);
+  fs.renameSync(`${args['ready-file']}.tmp`, args['ready-file']);
+}
+console.log(ready);

@@ -1,0 +1,54 @@
+"""Running AuthState's handlers under pytest, the way Reflex would call them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from reflex.istate.data import RouterData
+from reflex_base import constants
+from reflex_base.event import EventSpec
+
+from app.auth.state import AuthState
+
+APP_ORIGIN = "https://app.example"
+
+
+def auth_state(path: str = "/", *, cookie: str = "") -> AuthState:
+    """An AuthState for a tab on `path` (with query) whose websocket sent `cookie`."""
+    state = AuthState()
+    state.router = RouterData.from_router_data(
+        {
+            constants.RouteVar.HEADERS: {"origin": APP_ORIGIN, "cookie": cookie},
+            constants.RouteVar.ORIGIN: path,
+            constants.RouteVar.PATH: path.split("?")[0],
+        }
+    )
+    return state
+
+
+async def run(handler) -> list[Any]:
+    """Everything a handler yields or returns, in order."""
+    result = handler()
+    events: list[Any] = []
+    if hasattr(result, "__aiter__"):
+        async for event in result:
+            if event is not None:
+                events.append(event)
+    else:
+        value = await result
+        if value is not None:
+            events.append(value)
+    return events
+
+
+def navigation(events: list[Any]) -> str | None:
+    """The URL of the full page load the handler asked for, if any."""
+    for event in events:
+        if isinstance(event, EventSpec):
+            for _, value in event.args:
+                match = re.fullmatch(r"window\.location\.(?:assign|replace)\((.*)\)", str(getattr(value, "_var_value", "")))
+                if match:
+                    return json.loads(match.group(1))
+    return None

@@ -1,0 +1,91 @@
+import pytest
+
+from app.auth.config import DEFAULT_SCOPES, AuthConfig, Secret
+from app.auth.errors import ConfigurationError
+
+VALID = {
+    "LOGTO_ENDPOINT": "https://tenant.logto.app",
+    "LOGTO_APP_ID": "app-id",
+    "LOGTO_APP_SECRET": "app-secret",
+    "LOGTO_BASE_URL": "https://app.example.com/",
+    "LOGTO_COOKIE_SECRET": "c" * 32,
+}
+
+
+def config(**changes: str | None) -> AuthConfig:
+    env = {**VALID, **changes}
+    return AuthConfig.from_env({k: v for k, v in env.items() if v is not None})
+
+
+def test_logto_endpoint_gives_issuer_and_app_urls():
+    cfg = config()
+    assert cfg.issuer == "https://tenant.logto.app/oidc"
+    assert cfg.discovery_url == "https://tenant.logto.app/oidc/.well-known/openid-configuration"
+    assert cfg.redirect_uri == "https://app.example.com/callback"
+    assert cfg.post_logout_redirect_uri == "https://app.example.com/"
+    assert cfg.scopes == DEFAULT_SCOPES == ("openid", "offline_access", "profile", "email")
+    assert cfg.secure_cookies is True
+    assert cfg.debug is False
+
+
+def test_oidc_issuer_is_used_as_given():
+    cfg = config(LOGTO_ENDPOINT=None, OIDC_ISSUER="https://accounts.example.org/")
+    assert cfg.issuer == "https://accounts.example.org"
+
+
+def test_both_provider_settings_are_refused():
+    with pytest.raises(ConfigurationError, match="LOGTO_ENDPOINT and OIDC_ISSUER"):
+        config(OIDC_ISSUER="https://accounts.example.org")
+
+
+@pytest.mark.parametrize("name", ["LOGTO_APP_ID", "LOGTO_APP_SECRET", "LOGTO_BASE_URL", "LOGTO_COOKIE_SECRET"])
+def test_missing_setting_is_named(name):
+    with pytest.raises(ConfigurationError, match=f"^{name} is not set"):
+        config(**{name: None})
+
+
+def test_missing_provider_is_named():
+    with pytest.raises(ConfigurationError, match="^LOGTO_ENDPOINT is not set"):
+        config(LOGTO_ENDPOINT=None)
+
+
+def test_short_cookie_secret_is_refused():
+    with pytest.raises(ConfigurationError, match="LOGTO_COOKIE_SECRET must be at least 32 characters long \\(it has 31\\)"):
+        config(LOGTO_COOKIE_SECRET="x" * 31)
+
+
+@pytest.mark.parametrize("endpoint", ["tenant.logto.app", "ftp://tenant.logto.app", "https://", "https://x.app?a=1"])
+def test_malformed_endpoint_is_refused(endpoint):
+    with pytest.raises(ConfigurationError, match="^LOGTO_ENDPOINT must"):
+        config(LOGTO_ENDPOINT=endpoint)
+
+
+def test_plain_http_only_for_loopback():
+    assert config(LOGTO_ENDPOINT="http://localhost:3001").issuer == "http://localhost:3001/oidc"
+    assert config(LOGTO_ENDPOINT="http://127.0.0.1:3001").issuer == "http://127.0.0.1:3001/oidc"
+    with pytest.raises(ConfigurationError, match="must use https://"):
+        config(LOGTO_ENDPOINT="http://logto.example.com")
+
+
+def test_malformed_base_url_is_refused():
+    with pytest.raises(ConfigurationError, match="^LOGTO_BASE_URL must be the app's absolute URL"):
+        config(LOGTO_BASE_URL="localhost:3000")
+
+
+def test_scopes_are_configurable_and_always_include_openid():
+    assert config(LOGTO_SCOPES="email, profile email").scopes == ("openid", "email", "profile")
+    assert config(LOGTO_SCOPES="openid roles").scopes == ("openid", "roles")
+
+
+def test_debug_flag():
+    assert config(LOGTO_DEBUG="true").debug is True
+    with pytest.raises(ConfigurationError, match="^LOGTO_DEBUG must be true or false"):
+        config(LOGTO_DEBUG="maybe")
+
+
+def test_secrets_do_not_show_in_repr():
+    cfg = config()
+    assert "app-secret" not in repr(cfg)
+    assert "c" * 32 not in repr(cfg)
+    assert cfg.client_secret.reveal() == "app-secret"
+    assert repr(Secret("x")) == "Secret('**********')"

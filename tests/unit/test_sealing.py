@@ -1,0 +1,26 @@
+import pytest
+
+from app.auth.sealing import SealError, Sealer
+
+
+def test_round_trip_and_record_binding():
+    sealer = Sealer("s" * 32)
+    blob = sealer.seal({"refresh_token": "rt-1"}, record="row-1")
+    assert b"rt-1" not in blob
+    assert sealer.open(blob, record="row-1") == {"refresh_token": "rt-1"}
+    with pytest.raises(SealError):
+        sealer.open(blob, record="row-2")
+
+
+def test_another_secret_does_not_open():
+    blob = Sealer("a" * 32).seal([1, 2], record="r")
+    with pytest.raises(SealError):
+        Sealer("b" * 32).open(blob, record="r")
+
+
+def test_tampered_blob_does_not_open():
+    sealer = Sealer("s" * 32)
+    blob = bytearray(sealer.seal("x", record="r"))
+    blob[-1] ^= 1
+    with pytest.raises(SealError):
+        sealer.open(bytes(blob), record="r")

@@ -1,0 +1,191 @@
+"""AuthState's handlers, called as Reflex calls them, against a fake provider."""
+
+import urllib.parse
+
+import pytest
+
+from app.auth import runtime
+from app.auth.config import AuthConfig, Secret
+from app.auth.db import Database
+from tests.support.fake_provider import FakeProvider
+from tests.support.reflex_state import auth_state, navigation, run
+
+BACKEND = "https://app.example"
+
+
+@pytest.fixture
+def op():
+    return FakeProvider()
+
+
+@pytest.fixture
+def flow(op, tmp_path):
+    config = AuthConfig(
+        issuer=op.issuer,
+        client_id=op.client_id,
+        client_secret=Secret("client-secret"),
+        base_url="https://app.example",
+        cookie_secret=Secret("c" * 32),
+        session_db=str(tmp_path / "sessions.sqlite3"),
+    )
+    runtime.configure(config, backend_url=BACKEND, transport=op.transport())
+    yield runtime.get_flow()
+    runtime._flow = None
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+async def browser_reaches_provider(op, flow, binding="binding-a" + "x" * 34, page="/"):
+    """Click Sign in, follow the start route; return the authorization request's parameters."""
+    state = auth_state(page)
+    events = await run(state.sign_in)
+    start_url = navigation(events)
+    assert start_url.startswith(f"{BACKEND}/auth/sign-in/")
+    provider_url = await flow.claim_sign_in(start_url.rsplit("/", 1)[1], binding)
+    params = query(provider_url)
+    op.nonce = params["nonce"]
+    return params
+
+
+async def test_sign_in_button_stores_a_transaction_and_leaves(op, flow):
+    state = auth_state("/")
+    events = await run(state.sign_in)
+    assert state.pending == "sign_in"  # the button spins until the page leaves
+    assert navigation(events).startswith(f"{BACKEND}/auth/sign-in/")
+    assert flow.transactions._db.execute("SELECT count(*) FROM transactions").fetchone()[0] == 1
+
+
+async def test_whole_sign_in_then_home_shows_claims(op, flow):
+    binding = "b" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    callback = auth_state(
+        f"/callback?code=abc&state={params['state']}&iss={urllib.parse.quote(op.issuer)}",
+        cookie=f"__Host-logto_signin={binding}",
+    )
+    events = await run(callback.finish_sign_in)
+    assert callback.error_code == ""
+    session_url = navigation(events)
+    assert session_url.startswith(f"{BACKEND}/auth/session/")
+
+    session_id, return_url = await flow.complete_sign_in(session_url.rsplit("/", 1)[1], binding)
+    assert return_url == "https://app.example/"
+
+    home = auth_state("/", cookie=f"__Host-logto_session={session_id}")
+    await run(home.load_session)
+    assert home.signed_in and home.loaded
+    assert (home.user_name, home.user_email, home.user_sub) == ("Ada", "ada@example.com", "user-1")
+    keys = [row["key"] for row in home.claims]
+    assert keys == sorted(["iss", "sub", "aud", "exp", "iat", "nonce", "name", "email"])
+    exp = next(row for row in home.claims if row["key"] == "exp")
+    assert exp["readable"].endswith(" UTC")
+    # No token or secret in anything this state would send to the browser.
+    public = repr(home.get_delta()) + repr(callback.get_delta())
+    for secret in ("at-123", "rt-456", session_id, binding, params["state"]):
+        assert secret not in public
+
+
+async def test_provider_error_is_shown_as_text(op, flow):
+    state = auth_state("/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=x")
+    await run(state.finish_sign_in)
+    assert state.error_code == "access_denied"
+    assert state.provider_error == "access_denied: <script>alert(1)</script>"
+    assert state.error_message == "The sign-in service did not sign you in."
+
+
+async def test_callback_from_another_browser_is_refused(op, flow):
+    params = await browser_reaches_provider(op, flow, "a" * 43)
+    attacker = auth_state(f"/callback?code=abc&state={params['state']}", cookie="__Host-logto_signin=" + "z" * 43)
+    events = await run(attacker.finish_sign_in)
+    assert attacker.error_code == "invalid_transaction"
+    assert navigation(events) is None
+    assert op.count("/token") == 0
+
+
+async def test_replayed_callback_is_refused(op, flow):
+    binding = "r" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    url = f"/callback?code=abc&state={params['state']}&iss={urllib.parse.quote(op.issuer)}"
+    first = auth_state(url, cookie=f"__Host-logto_signin={binding}")
+    await run(first.finish_sign_in)
+    again = auth_state(url, cookie=f"__Host-logto_signin={binding}")
+    await run(again.finish_sign_in)
+    assert (first.error_code, again.error_code) == ("", "invalid_transaction")
+    assert op.count("/token") == 1
+
+
+async def test_wrong_iss_parameter_is_refused_before_the_code_is_spent(op, flow):
+    binding = "i" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    state = auth_state(f"/callback?code=abc&state={params['state']}&iss=https://evil.example", cookie=f"__Host-logto_signin={binding}")
+    await run(state.finish_sign_in)
+    assert state.error_code == "invalid_callback"
+    assert op.count("/token") == 0
+
+
+async def test_missing_iss_is_refused_when_the_provider_promises_it(op, flow):
+    binding = "m" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    state = auth_state(f"/callback?code=abc&state={params['state']}", cookie=f"__Host-logto_signin={binding}")
+    await run(state.finish_sign_in)
+    assert state.error_code == "invalid_callback"
+
+
+async def test_bad_id_token_creates_no_session(op, flow):
+    binding = "t" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    op.nonce = "not-the-one-we-sent"
+    state = auth_state(f"/callback?code=abc&state={params['state']}&iss={urllib.parse.quote(op.issuer)}", cookie=f"__Host-logto_signin={binding}")
+    events = await run(state.finish_sign_in)
+    assert state.error_code == "invalid_id_token"
+    assert navigation(events) is None
+    assert flow.sessions._db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert flow.sessions._db.execute("SELECT count(*) FROM handoffs").fetchone()[0] == 0
+
+
+async def test_app_error_code_from_a_route_is_shown(flow):
+    state = auth_state("/callback?app_error=invalid_transaction")
+    await run(state.finish_sign_in)
+    assert state.error_code == "invalid_transaction"
+
+
+@pytest.mark.parametrize("cookie", ["", "__Host-logto_session=", "__Host-logto_session=forged", "__Host-logto_session=" + "A" * 43, "garbage;;=="])
+async def test_unknown_session_is_signed_out_not_an_error(flow, cookie):
+    state = auth_state("/", cookie=cookie)
+    await run(state.load_session)
+    assert state.loaded and not state.signed_in and state.error_code == ""
+
+
+async def test_sign_out_ends_the_session_and_revokes(op, flow):
+    op.nonce = "n"
+    from app.auth.provider import TokenSet
+
+    tokens = TokenSet(id_token=op.id_token(), claims={"sub": "user-1"}, access_token="at", refresh_token="rt-9", expires_at=None, scope="")
+    session_id = await flow.sessions.create(tokens)
+    state = auth_state("/", cookie=f"__Host-logto_session={session_id}")
+    events = await run(state.sign_out)
+    signed_out_url = navigation(events)
+    assert signed_out_url.startswith(f"{BACKEND}/auth/signed-out/")
+    assert await flow.current_session(session_id) is None
+    assert op.count("/token/revocation") == 1
+    destination = await flow.complete_sign_out(signed_out_url.rsplit("/", 1)[1], session_id)
+    assert destination.startswith(f"{op.issuer}/session/end?")
+    assert query(destination)["id_token_hint"] == tokens.id_token
+    assert query(destination)["post_logout_redirect_uri"] == "https://app.example/"
+
+
+async def test_sign_out_from_a_signed_out_tab_just_goes_home(flow):
+    state = auth_state("/", cookie="")
+    events = await run(state.sign_out)
+    url = navigation(events)
+    assert await flow.complete_sign_out(url.rsplit("/", 1)[1], None) == "https://app.example/"
+
+
+async def test_try_again_from_the_callback_page_returns_home(op, flow):
+    state = auth_state("/callback?app_error=invalid_transaction")
+    events = await run(state.sign_in)
+    txn_id = navigation(events).rsplit("/", 1)[1]
+    assert await flow.claim_sign_in(txn_id, "c" * 43)
+    row = flow.transactions._db.execute("SELECT state_hash FROM transactions").fetchone()
+    assert row is not None

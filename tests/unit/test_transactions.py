@@ -1,0 +1,114 @@
+import time
+
+import pytest
+
+from app.auth.db import Database
+from app.auth.errors import InvalidTransaction
+from app.auth.sealing import Sealer
+from app.auth.transactions import (
+    HANDOFF_TTL,
+    TRANSACTION_TTL,
+    HandoffStore,
+    TransactionStore,
+    new_transaction,
+)
+
+NOW = time.time()
+
+
+@pytest.fixture
+def db():
+    database = Database(":memory:")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def transactions(db):
+    return TransactionStore(db, Sealer("k" * 32))
+
+
+@pytest.fixture
+def handoffs(db):
+    return HandoffStore(db, Sealer("k" * 32))
+
+
+async def started(transactions, binding="browser-a", now=NOW):
+    txn = new_transaction("/profile")
+    await transactions.save(txn, "https://op.example/auth?state=x", now=now)
+    assert await transactions.claim(txn.id, binding, now=now) == "https://op.example/auth?state=x"
+    return txn
+
+
+def test_new_transactions_are_random_and_long_enough():
+    a, b = new_transaction("/"), new_transaction("/")
+    assert len({a.state, b.state, a.nonce, b.nonce, a.id, b.id}) == 6
+    assert 43 <= len(a.code_verifier) <= 128  # RFC 7636, section 4.1
+
+
+async def test_take_returns_the_transaction_once(transactions):
+    txn = await started(transactions)
+    assert await transactions.take(txn.state, "browser-a", now=NOW) == txn
+    with pytest.raises(InvalidTransaction, match="already used"):
+        await transactions.take(txn.state, "browser-a", now=NOW)
+
+
+async def test_another_browser_cannot_take_it(transactions):
+    txn = await started(transactions)
+    with pytest.raises(InvalidTransaction, match="another browser"):
+        await transactions.take(txn.state, "browser-b", now=NOW)
+    # ...and the failed attempt used it up: the legitimate callback can't be replayed later either.
+    with pytest.raises(InvalidTransaction):
+        await transactions.take(txn.state, "browser-a", now=NOW)
+
+
+async def test_unclaimed_transaction_cannot_be_taken(transactions):
+    txn = new_transaction("/")
+    await transactions.save(txn, "https://op.example/auth", now=NOW)
+    with pytest.raises(InvalidTransaction, match="another browser"):
+        await transactions.take(txn.state, None, now=NOW)
+
+
+async def test_a_transaction_is_claimed_once(transactions):
+    txn = await started(transactions)
+    assert await transactions.claim(txn.id, "browser-b", now=NOW) is None
+
+
+async def test_it_expires_after_ten_minutes(transactions):
+    txn = await started(transactions)
+    assert TRANSACTION_TTL == 600
+    with pytest.raises(InvalidTransaction, match="expired"):
+        await transactions.take(txn.state, "browser-a", now=NOW + TRANSACTION_TTL + 1)
+
+
+async def test_expired_transaction_cannot_be_claimed(transactions):
+    txn = new_transaction("/")
+    await transactions.save(txn, "https://op.example/auth", now=NOW)
+    assert await transactions.claim(txn.id, "browser-a", now=NOW + TRANSACTION_TTL + 1) is None
+
+
+async def test_unknown_state_is_refused(transactions):
+    with pytest.raises(InvalidTransaction):
+        await transactions.take("never-issued", "browser-a", now=NOW)
+
+
+async def test_secrets_are_sealed_at_rest(db, transactions):
+    txn = await started(transactions)
+    raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for row in db.execute("SELECT * FROM transactions") for v in row)
+    for secret in (txn.state, txn.nonce, txn.code_verifier):
+        assert secret.encode() not in raw
+
+
+async def test_handoff_is_used_once_by_the_cookie_it_is_bound_to(handoffs):
+    handoff = await handoffs.create("sign_in", "browser-a", {"x": 1}, now=NOW)
+    assert await handoffs.take("sign_in", handoff, "browser-b", now=NOW) is None
+    handoff = await handoffs.create("sign_in", "browser-a", {"x": 1}, now=NOW)
+    assert await handoffs.take("sign_in", handoff, "browser-a", now=NOW) == {"x": 1}
+    assert await handoffs.take("sign_in", handoff, "browser-a", now=NOW) is None
+
+
+async def test_handoff_of_another_kind_or_too_old_is_refused(handoffs):
+    handoff = await handoffs.create("sign_out", "s", {"url": "/"}, now=NOW)
+    assert await handoffs.take("sign_in", handoff, "s", now=NOW) is None
+    handoff = await handoffs.create("sign_in", "s", {}, now=NOW)
+    assert await handoffs.take("sign_in", handoff, "s", now=NOW + HANDOFF_TTL + 1) is None
