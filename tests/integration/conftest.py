@@ -1,0 +1,30 @@
+import os
+import secrets
+
+import pytest
+
+from devprovider.launcher import start
+
+
+@pytest.fixture(scope="session")
+def dev_provider(tmp_path_factory):
+    """The real development provider, on a free port, for this test run."""
+    provider = start(tmp_path_factory.mktemp("dev-provider"), port=0, owner_pid=os.getpid())
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def registered_app(dev_provider):
+    """A fresh client at the provider for an app living at http://localhost:3999."""
+    client_id = f"it-{secrets.token_hex(4)}"
+    client_secret = secrets.token_urlsafe(32)
+    base_url = "http://localhost:3999"
+    dev_provider.put_client(client_id, client_secret, base_url=base_url)
+    return {
+        "LOGTO_ENDPOINT": dev_provider.origin,
+        "LOGTO_APP_ID": client_id,
+        "LOGTO_APP_SECRET": client_secret,
+        "LOGTO_BASE_URL": base_url,
+        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
+    }

@@ -1,0 +1,162 @@
+"""The whole flow against the real development provider, over HTTP, no browser.
+
+The app's own code runs unchanged: AuthState's handlers, the backend routes
+(through ASGI), the OIDC client. A plain HTTP client plays the browser.
+"""
+
+import urllib.parse
+
+import httpx
+import pytest
+
+from app.auth import cookies, runtime
+from app.auth.config import AuthConfig
+from app.auth.routes import auth_routes
+from tests.support.provider_browser import ProviderBrowser
+from tests.support.reflex_state import auth_state, navigation, run
+
+pytestmark = pytest.mark.integration
+
+BACKEND = "http://localhost:3999"
+
+
+@pytest.fixture
+async def app(registered_app, tmp_path):
+    config = AuthConfig.from_env({**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "sessions.sqlite3")})
+    runtime.configure(config, backend_url=BACKEND)
+    # The app's backend routes, as the browser reaches them (cookies kept per host).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BACKEND) as browser:
+        yield browser
+    await runtime.shutdown()
+
+
+def cookie_header(browser: httpx.AsyncClient) -> str:
+    return "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+
+
+def path_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def sign_in(app_browser, provider_browser, username="demo", password="demo-password"):
+    """Click Sign in, sign in at the provider, finish on /callback; return the home page's state."""
+    start = navigation(await run(auth_state("/").sign_in))
+    response = await app_browser.get(start)
+    assert response.status_code == 303
+    callback_url = provider_browser.sign_in(response.headers["location"], username, password)
+    assert callback_url.startswith(f"{BACKEND}/callback?")
+
+    callback = auth_state(path_of(callback_url), cookie=cookie_header(app_browser))
+    session_route = navigation(await run(callback.finish_sign_in))
+    assert callback.error_code == "", callback.error_message
+    response = await app_browser.get(session_route)
+    assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
+
+    home = auth_state("/", cookie=cookie_header(app_browser))
+    await run(home.load_session)
+    return home
+
+
+async def test_full_sign_in_validates_the_id_token_and_creates_a_session(app, dev_provider):
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    home = await sign_in(app, provider_browser)
+    assert home.signed_in
+    claims = {row["key"]: row["value"] for row in home.claims}
+    assert claims["iss"] == dev_provider.issuer
+    assert claims["sub"] == "dm8x2q4kz1pa"
+    assert claims["email"] == "demo@example.com"
+    assert claims["aud"] == runtime.get_flow().config.client_id
+    # The session keeps a refresh token (offline_access + prompt=consent).
+    session_id = app.cookies[cookies.SESSION]
+    tokens = await runtime.get_flow().sessions.delete(session_id)
+    assert tokens.refresh_token
+    provider_browser.close()
+
+
+async def test_sign_out_ends_the_session_here_and_at_the_provider(app, dev_provider):
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, provider_browser)
+    revocations = dev_provider.counts().get("/oidc/token/revocation", 0)
+
+    async def silent_sign_in() -> str:
+        start = navigation(await run(auth_state("/").sign_in))
+        authorize = (await app.get(start)).headers["location"]
+        return provider_browser.open(authorize.replace("prompt=consent", "prompt=none"))
+
+    assert "code=" in await silent_sign_in()  # the provider session is alive before sign-out
+
+    signed_out_route = navigation(await run(auth_state("/", cookie=cookie_header(app)).sign_out))
+    response = await app.get(signed_out_route)
+    assert response.status_code == 303
+    assert cookies.SESSION not in app.cookies  # cleared by the route
+    assert dev_provider.counts()["/oidc/token/revocation"] == revocations + 1
+
+    landed = provider_browser.sign_out(response.headers["location"])
+    assert landed == f"{BACKEND}/"
+
+    home = auth_state("/", cookie=cookie_header(app))
+    await run(home.load_session)
+    assert not home.signed_in
+
+    # The provider's own session is gone: a silent sign-in needs a login now.
+    assert "error=login_required" in await silent_sign_in()
+    provider_browser.close()
+
+
+async def test_a_second_sign_in_reuses_the_provider_session_with_a_new_app_session(app, dev_provider):
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, provider_browser)
+    first = app.cookies[cookies.SESSION]
+    home = await sign_in(app, provider_browser)  # the provider skips its form this time
+    assert home.signed_in
+    assert app.cookies[cookies.SESSION] != first
+    provider_browser.close()
+
+
+async def test_wrong_password_keeps_the_user_at_the_provider(app, dev_provider):
+    start = navigation(await run(auth_state("/").sign_in))
+    authorize = (await app.get(start)).headers["location"]
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    page = provider_browser.open(authorize)
+    action = urllib.parse.urljoin(str(page.url), f"/interaction/{page.url.path.rsplit('/', 1)[1]}/login")
+    response = provider_browser.http.post(action, data={"username": "demo", "password": "nope"})
+    assert response.status_code == 200 and "Wrong username or password." in response.text
+    provider_browser.close()
+
+
+async def test_start_route_refuses_an_unknown_transaction(app):
+    response = await app.get("/auth/sign-in/not-a-transaction")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BACKEND}/callback?app_error=invalid_transaction"
+    assert "set-cookie" not in response.headers
+
+
+async def test_signed_out_route_never_signs_a_live_session_out(app, dev_provider):
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, provider_browser)
+    session_id = app.cookies[cookies.SESSION]
+    # A cross-site GET of the route (no handoff) leaves the session and its cookie alone.
+    response = await app.get("/auth/signed-out/forged")
+    assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
+    assert "set-cookie" not in response.headers
+    assert await runtime.get_flow().current_session(session_id) is not None
+    provider_browser.close()
+
+
+async def test_session_cookie_attributes(app, dev_provider):
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    start = navigation(await run(auth_state("/").sign_in))
+    response = await app.get(start)
+    binding = app.cookies[cookies.SIGN_IN_BINDING]
+    assert response.headers["set-cookie"] == (
+        f"logto_signin={binding}; HttpOnly; Max-Age=600; Path=/; SameSite=lax"
+    )
+    callback_url = provider_browser.sign_in(response.headers["location"], "demo", "demo-password")
+    callback = auth_state(path_of(callback_url), cookie=cookie_header(app))
+    response = await app.get(navigation(await run(callback.finish_sign_in)))
+    session_id = app.cookies[cookies.SESSION]
+    assert response.headers["set-cookie"] == (
+        f"logto_session={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax"
+    )
+    provider_browser.close()
