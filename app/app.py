@@ -6,7 +6,11 @@ from . import auth
 from .pages.callback import callback
 from .pages.home import home
 
-auth_config = auth.load_config()
+try:
+    auth_config = auth.load_config()
+except auth.ConfigurationError as err:
+    # One line naming the setting, not a traceback: this is the user's to fix.
+    raise SystemExit(f"Configuration error: {err}") from None
 
 app = rx.App()
 auth.setup(app, auth_config)

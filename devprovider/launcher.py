@@ -79,6 +79,10 @@ class DevProvider:
         """Requests served so far, per path (e.g. "/oidc/token")."""
         return self._admin("GET", "counts")
 
+    def set_delays(self, delays: dict[str, int]) -> None:
+        """Make the given paths answer this many milliseconds late ({} for none)."""
+        self._admin("PUT", "delays", delays)
+
     def healthy(self) -> bool:
         try:
             response = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2)

@@ -76,6 +76,8 @@ const issuer = `${origin}/oidc`;
 
 // Counts per endpoint, so tests can assert how many token requests were made.
 const counts = {};
+// Artificial delays per path (ms), so tests can watch what a slow provider looks like.
+const delays = {};
 
 const provider = new Provider(issuer, {
   adapter: MemoryAdapter,
@@ -231,6 +233,12 @@ async function admin(req, res, route) {
   if (!authorized(req)) return sendJson(res, 401, { error: 'admin token required' });
   const [kind, id] = route;
   if (req.method === 'GET' && kind === 'counts') return sendJson(res, 200, counts);
+  if (req.method === 'PUT' && kind === 'delays') {
+    const wanted = JSON.parse(await readBody(req));
+    for (const key of Object.keys(delays)) delete delays[key];
+    Object.assign(delays, wanted);
+    return sendJson(res, 200, delays);
+  }
   if (req.method === 'PUT' && kind === 'clients' && id) {
     const metadata = { ...JSON.parse(await readBody(req)), client_id: id };
     await provider.Client.validate(metadata);
@@ -250,6 +258,7 @@ server.on('request', async (req, res) => {
   const url = new URL(req.url, origin);
   const route = url.pathname.split('/').filter(Boolean);
   counts[url.pathname] = (counts[url.pathname] ?? 0) + 1;
+  if (delays[url.pathname]) await new Promise((resolve) => setTimeout(resolve, delays[url.pathname]));
   try {
     if (route[0] === 'oidc') {
       // Mounted under /oidc, as Logto's issuer is <endpoint>/oidc.

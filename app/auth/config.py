@@ -116,8 +116,12 @@ class AuthConfig:
         )
 
 
-def read_environ(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
-    """The process environment over the values of a `.env` file (the environment wins)."""
+def read_environ(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The process environment over the values of a `.env` file (the environment wins).
+
+    The file is `.env` in the working directory, or the one LOGTO_ENV_FILE names.
+    """
+    env_file = env_file or os.environ.get("LOGTO_ENV_FILE") or ".env"
     values: dict[str, str] = {}
     if env_file and Path(env_file).is_file():
         from dotenv import dotenv_values

@@ -168,5 +168,5 @@ class AuthState(rx.State):
             self.pending = ""
             self.error_code = "sign_out_failed"
             return
-        self._show_signed_out()
+        # The button keeps spinning until the page leaves; the next page load shows signed out.
         yield _navigate(url)

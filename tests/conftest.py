@@ -6,12 +6,24 @@ import pytest
 from devprovider.launcher import start
 
 
+def pytest_collection_modifyitems(items):
+    """Fast tests first: unit, then integration, then the browser."""
+    order = {"unit": 0, "integration": 1, "browser": 2}
+    items.sort(key=lambda item: order.get(item.path.parent.name, 1))
+
+
 @pytest.fixture(scope="session")
 def dev_provider(tmp_path_factory):
     """The real development provider, on a free port, for this test run."""
     provider = start(tmp_path_factory.mktemp("dev-provider"), port=0, owner_pid=os.getpid())
     yield provider
     provider.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_file(monkeypatch):
+    """A developer's own .env must not change what the tests see."""
+    monkeypatch.setenv("LOGTO_ENV_FILE", "/nonexistent/.env")
 
 
 @pytest.fixture

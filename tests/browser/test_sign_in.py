@@ -1,0 +1,179 @@
+"""A person signing in and out, in chromium, against the app in production mode."""
+
+import re
+import sqlite3
+import urllib.parse
+
+import pytest
+from playwright.sync_api import expect
+
+from app.auth.sealing import Sealer
+
+pytestmark = pytest.mark.browser
+
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
+
+
+def watch_websockets(page) -> list[str]:
+    """Every websocket frame the page sends or receives, as text."""
+    frames: list[str] = []
+
+    def on_socket(ws):
+        ws.on("framesent", lambda payload: frames.append(str(payload)))
+        ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+def sign_in_at_provider(page, username=DEMO_USER, password=DEMO_PASSWORD):
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def server_side_secrets(settings) -> list[str]:
+    """Everything that must never reach the browser: tokens at rest, the client and cookie secrets."""
+    env = settings["env"]
+    sealer = Sealer(env["LOGTO_COOKIE_SECRET"])
+    secrets = [env["LOGTO_APP_SECRET"], env["LOGTO_COOKIE_SECRET"]]
+    with sqlite3.connect(env["LOGTO_SESSION_DB"]) as db:
+        for key, blob in db.execute("SELECT id, tokens FROM sessions"):
+            tokens = sealer.open(blob, record=key)
+            secrets += [tokens["id_token"], tokens["access_token"], tokens["refresh_token"]]
+    return [s for s in secrets if s]
+
+
+def browser_storage(page) -> str:
+    return page.evaluate(
+        "() => JSON.stringify([document.cookie, Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+
+
+def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, screenshot):
+    page = context.new_page()
+    frames = watch_websockets(page)
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Hello Logto")).to_be_visible()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    screenshot(page, "1-signed-out")
+
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    screenshot(page, "2-provider-form")
+
+    claims = page.get_by_role("table")
+    expect(claims).to_be_visible()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    expect(page.get_by_text("demo@example.com").first).to_be_visible()
+    expect(claims.get_by_role("row").filter(has_text="email_verified")).to_contain_text("true")
+    expect(claims.get_by_role("row").filter(has_text=re.compile(r"^exp"))).to_contain_text(" UTC")
+    assert page.url == f"{app_url}/"
+    screenshot(page, "3-signed-in")
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    second_tab = context.new_page()
+    frames += watch_websockets(second_tab)
+    second_tab.goto(app_url)
+    expect(second_tab.get_by_role("heading", name="Demo User")).to_be_visible()
+    screenshot(second_tab, "4-new-tab")
+    second_tab.close()
+
+    # The session cookie is HttpOnly and SameSite=Lax; nothing secret is visible to scripts.
+    session_cookie = next(c for c in context.cookies() if c["name"] == "logto_session")
+    assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax" and session_cookie["path"] == "/"
+    secrets = server_side_secrets(app_settings) + [session_cookie["value"]]
+    assert len(secrets) >= 6
+    visible = browser_storage(page) + "\n".join(frames)
+    assert frames, "no websocket traffic was captured"
+    for secret in secrets:
+        assert secret not in visible
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    assert page.url == f"{app_url}/"
+    assert "logto_session" not in [c["name"] for c in context.cookies()]
+    screenshot(page, "5-signed-out-again")
+
+    # Signed out at the provider too: signing in again shows its form.
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_provider_error_is_shown_escaped_with_try_again(app_url, context, screenshot):
+    page = context.new_page()
+    script = "<script>window.__injected = 1</script><img src=x onerror='window.__injected=2'>"
+    page.goto(f"{app_url}/callback?" + urllib.parse.urlencode(
+        {"error": "access_denied", "error_description": script, "state": "whatever"}
+    ))
+    expect(page.get_by_role("heading", name="Sign-in did not finish")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The sign-in service did not sign you in.")
+    expect(page.get_by_role("alert")).to_contain_text(script)
+    assert page.evaluate("() => window.__injected") is None
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    screenshot(page, "error")
+
+
+def test_replayed_callback_says_so_and_try_again_signs_in(app_url, context, screenshot):
+    page = context.new_page()
+    callbacks: list[str] = []
+    page.on("request", lambda request: callbacks.append(request.url) if "/callback?code=" in request.url else None)
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert callbacks
+
+    page.goto(callbacks[0])
+    expect(page.get_by_role("alert")).to_contain_text("already used")
+    screenshot(page, "replayed")
+    page.get_by_role("button", name="Try again").click()
+    # Still signed in at the provider: straight back, signed in.
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+
+
+def test_callback_shows_signing_in_while_it_works(app_url, dev_provider, context, screenshot):
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider_form = page.get_by_role("heading", name="Sign in")
+    expect(sign_in_at_provider_form).to_be_visible()
+    dev_provider.set_delays({"/oidc/token": 2000})  # a slow provider, so the wait can be seen
+    try:
+        page.get_by_label("Username").fill(DEMO_USER)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("status")).to_contain_text("Signing in...")
+        screenshot(page, "signing-in")
+    finally:
+        dev_provider.set_delays({})
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+
+
+# Records, in the tab's sessionStorage (it survives the trip to the provider),
+# the label of every button that was ever disabled, however briefly.
+RECORD_DISABLED_BUTTONS = """
+new MutationObserver(() => {
+  const seen = new Set(JSON.parse(sessionStorage.getItem("disabled-buttons") || "[]"));
+  for (const button of document.querySelectorAll("button[disabled]")) seen.add(button.textContent.trim());
+  sessionStorage.setItem("disabled-buttons", JSON.stringify([...seen]));
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
+def test_buttons_show_progress_until_the_page_leaves(app_url, context):
+    context.add_init_script(RECORD_DISABLED_BUTTONS)
+    page = context.new_page()
+    page.goto(app_url)
+    disabled = lambda: page.evaluate("() => JSON.parse(sessionStorage.getItem('disabled-buttons') || '[]')")  # noqa: E731
+    expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
+    assert disabled() == []
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert any("Sign in" in label for label in disabled())
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    assert any("Sign out" in label for label in disabled())
