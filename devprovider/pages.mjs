@@ -21,7 +21,8 @@ const STYLE = `
   button:hover { background: #4a25d8; }
   .error { background: #fdecec; color: #b3261e; border-radius: 8px; padding: 10px 12px; font-size: 14px; }
   .demo { margin-top: 22px; background: #f1edff; border-radius: 8px; padding: 12px; font-size: 14px; }
-  .demo code { font-size: 14px; background: #fff; padding: 1px 6px; border-radius: 4px; }
+  .demo div { margin-top: 6px; }
+  .demo code { font-size: 14px; background: #fff; padding: 1px 6px; border-radius: 4px; white-space: nowrap; }
 `;
 
 function layout(title, body) {
@@ -38,17 +39,18 @@ function layout(title, body) {
 }
 
 export function signInPage({ uid, clientName, demo, username = '', error = '' }) {
-  const hint = demo.map((user) => `<div>Username <code>${escapeHtml(user.username)}</code>
-    &nbsp;Password <code>${escapeHtml(user.password)}</code></div>`).join('');
+  const hint = demo.map((user) => `
+    <div>Username <code>${escapeHtml(user.username)}</code></div>
+    <div>Password <code>${escapeHtml(user.password)}</code></div>`).join('');
   return layout('Sign in', `
     <h1>Sign in</h1>
     <p>to continue to ${escapeHtml(clientName)}</p>
     ${error ? `<div class="error" role="alert">${escapeHtml(error)}</div>` : ''}
-    <form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="off">
+    <form method="post" action="/interaction/${escapeHtml(uid)}/login">
       <label for="username">Username</label>
-      <input id="username" name="username" value="${escapeHtml(username)}" required autofocus>
+      <input id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" required autofocus>
       <label for="password">Password</label>
-      <input id="password" name="password" type="password" required>
+      <input id="password" name="password" type="password" autocomplete="current-password" required>
       <button type="submit">Sign in</button>
     </form>
     ${hint ? `<div class="demo"><strong>Demo account</strong>${hint}</div>` : ''}`);

@@ -99,12 +99,13 @@ class SignInFlow:
         if not state:
             raise InvalidCallback("the callback has no state")
         txn = await self.transactions.take(state, binding)
+        log.debug("callback: state matches a transaction this browser started")
         await self._check_issuer(_param(params, "iss"))
         code = _param(params, "code")
         if not code:
             raise InvalidCallback("the callback has no code")
         tokens = await self.client.exchange_code(code=code, code_verifier=txn.code_verifier, nonce=txn.nonce)
-        log.debug("code redeemed; ID token valid for sub %s", tokens.claims.get("sub"))
+        log.debug("callback: code redeemed, ID token valid (sub %s)", tokens.claims.get("sub"))
         return await self._handoff_sign_in(txn, tokens, binding)
 
     async def _check_issuer(self, iss: str | None) -> None:
@@ -146,13 +147,15 @@ class SignInFlow:
             return f"{self.backend_url}/auth/signed-out/none"
         log.debug("session ended")
         if tokens.refresh_token:
-            await self.client.revoke(tokens.refresh_token)
+            revoked = await self.client.revoke(tokens.refresh_token)
+            log.debug("refresh token %s", "revoked" if revoked else "not revoked")
         try:
             destination = await self.client.end_session_url(id_token=tokens.id_token) or self.home_url
         except SignInError as err:
             log.warning("provider logout skipped: %s", err)
             destination = self.home_url
         handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
+        log.debug("sign-out: browser goes to %s", "the provider's end-session endpoint" if destination != self.home_url else "home")
         return f"{self.backend_url}/auth/signed-out/{handoff_id}"
 
     async def complete_sign_out(self, handoff_id: str, session_id: str | None) -> str:

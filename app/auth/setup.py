@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import reflex as rx
 from reflex_base.environment import environment
@@ -39,8 +40,13 @@ def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
 
     base_url = env.get("LOGTO_BASE_URL", "").strip() or _frontend_url()
     owner = env.get("LOGTO_DEV_OWNER_PID", "")
+    state_dir = env.get("LOGTO_DEV_STATE_DIR", "").strip() or None
     try:
-        settings = app_settings(base_url, owner_pid=int(owner) if owner.isdigit() else None)
+        settings = app_settings(
+            base_url,
+            owner_pid=int(owner) if owner.isdigit() else None,
+            state_dir=Path(state_dir) if state_dir else None,
+        )
     except DevProviderError as err:
         raise ConfigurationError(f"the development provider did not start: {err}") from err
     log.info("signing in against the development provider at %s", settings["LOGTO_ENDPOINT"])
@@ -71,9 +77,19 @@ def setup(app: rx.App, config: AuthConfig) -> None:
         existing = list(transformers) if isinstance(transformers, (list, tuple)) else [transformers]
         app.api_transformer = [*existing, auth_routes()]
     app.register_lifespan_task(_client_lifespan)
-    if config.debug:
-        logging.getLogger("app.auth").setLevel(logging.DEBUG)
-        log.debug("sign-in configured: issuer %s, client %s, base %s", config.issuer, config.client_id, config.base_url)
+    _configure_logging(config.debug)
+    log.debug("sign-in configured: issuer %s, client %s, base %s", config.issuer, config.client_id, config.base_url)
+
+
+def _configure_logging(debug: bool) -> None:
+    """Warnings always; with LOGTO_DEBUG, every step of the flow (never a token or secret)."""
+    logger = logging.getLogger("app.auth")
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [sign-in] %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 @contextlib.asynccontextmanager

@@ -4,6 +4,7 @@ The app's own code runs unchanged: AuthState's handlers, the backend routes
 (through ASGI), the OIDC client. A plain HTTP client plays the browser.
 """
 
+import logging
 import urllib.parse
 
 import httpx
@@ -11,7 +12,10 @@ import pytest
 
 from app.auth import cookies, runtime
 from app.auth.config import AuthConfig
+from app.auth.db import digest
+from app.auth.provider import TokenSet
 from app.auth.routes import auth_routes
+from app.auth.sealing import Sealer
 from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, navigation, run
 
@@ -28,6 +32,14 @@ async def app(registered_app, tmp_path):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BACKEND) as browser:
         yield browser
     await runtime.shutdown()
+
+
+def stored_tokens(session_id: str) -> TokenSet:
+    """The tokens the server keeps for a session, read straight from its database."""
+    flow = runtime.get_flow()
+    key = digest(session_id)
+    (blob,) = flow.sessions._db.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
+    return TokenSet.from_dict(Sealer(flow.config.cookie_secret.reveal()).open(blob, record=key))
 
 
 def cookie_header(browser: httpx.AsyncClient) -> str:
@@ -68,9 +80,7 @@ async def test_full_sign_in_validates_the_id_token_and_creates_a_session(app, de
     assert claims["email"] == "demo@example.com"
     assert claims["aud"] == runtime.get_flow().config.client_id
     # The session keeps a refresh token (offline_access + prompt=consent).
-    session_id = app.cookies[cookies.SESSION]
-    tokens = await runtime.get_flow().sessions.delete(session_id)
-    assert tokens.refresh_token
+    assert stored_tokens(app.cookies[cookies.SESSION]).refresh_token
     provider_browser.close()
 
 
@@ -160,3 +170,22 @@ async def test_session_cookie_attributes(app, dev_provider):
         f"logto_session={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax"
     )
     provider_browser.close()
+
+
+async def test_debug_log_names_every_step_and_no_secret(app, dev_provider, caplog, registered_app):
+    caplog.set_level(logging.DEBUG, logger="app.auth")
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, provider_browser)
+    session_id = app.cookies[cookies.SESSION]
+    binding = app.cookies[cookies.SIGN_IN_BINDING]
+    tokens = stored_tokens(session_id)
+    await app.get(navigation(await run(auth_state("/", cookie=cookie_header(app)).sign_out)))
+    provider_browser.close()
+
+    messages = [record.getMessage() for record in caplog.records]
+    for step in ("sign-in started", "transaction claimed", "state matches", "code redeemed", "session created",
+                 "session ended", "refresh token revoked", "end-session endpoint"):
+        assert any(step in message for message in messages), step
+    for secret in (tokens.id_token, tokens.access_token, tokens.refresh_token, session_id, binding,
+                   registered_app["LOGTO_APP_SECRET"], registered_app["LOGTO_COOKIE_SECRET"]):
+        assert secret not in caplog.text

@@ -89,3 +89,15 @@ def test_secrets_do_not_show_in_repr():
     assert "c" * 32 not in repr(cfg)
     assert cfg.client_secret.reveal() == "app-secret"
     assert repr(Secret("x")) == "Secret('**********')"
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    from app.auth.config import read_environ
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOGTO_APP_ID=from-file\nLOGTO_APP_SECRET=file-secret\n")
+    monkeypatch.setenv("LOGTO_APP_ID", "from-environment")
+    monkeypatch.setenv("LOGTO_ENV_FILE", str(env_file))
+    values = read_environ()
+    assert values["LOGTO_APP_ID"] == "from-environment"
+    assert values["LOGTO_APP_SECRET"] == "file-secret"
