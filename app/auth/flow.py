@@ -92,15 +92,17 @@ class SignInFlow:
         Raises:
             SignInError: a subclass naming what went wrong; nothing was stored.
         """
-        error = _param(params, "error")
-        if error:
-            raise AuthorizationDenied(_printable(error), _printable(_param(params, "error_description") or ""))
         state = _param(params, "state")
         if not state:
             raise InvalidCallback("the callback has no state")
+        # The transaction first, even for an error response: only a response to a
+        # sign-in this browser started gets its words shown on the page.
         txn = await self.transactions.take(state, binding)
         log.debug("callback: state matches a transaction this browser started")
         await self._check_issuer(_param(params, "iss"))
+        error = _param(params, "error")
+        if error:
+            raise AuthorizationDenied(_printable(error), _printable(_param(params, "error_description") or ""))
         code = _param(params, "code")
         if not code:
             raise InvalidCallback("the callback has no code")
@@ -124,11 +126,17 @@ class SignInFlow:
         )
         return f"{self.backend_url}/auth/session/{handoff_id}"
 
-    async def complete_sign_in(self, handoff_id: str, binding: str | None) -> tuple[str, str] | None:
-        """Create the session for a finished sign-in: (session id, return URL), or None."""
+    async def complete_sign_in(
+        self, handoff_id: str, binding: str | None, previous_session_id: str | None = None
+    ) -> tuple[str, str] | None:
+        """Create the session for a finished sign-in: (session id, return URL), or None.
+
+        A session the browser held before is ended: its cookie is about to be replaced.
+        """
         handoff = await self.handoffs.take("sign_in", handoff_id, binding)
         if handoff is None:
             return None
+        await self.sessions.delete(previous_session_id)
         session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]))
         log.debug("session created")
         return session_id, self.config.base_url + safe_return_path(handoff["return_path"])

@@ -47,7 +47,8 @@ async def complete_sign_in(request: Request) -> RedirectResponse:
     flow = get_flow()
     secure = flow.config.secure_cookies
     binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
-    result = await flow.complete_sign_in(request.path_params["handoff_id"], binding)
+    previous = request.cookies.get(cookies.cookie_name(cookies.SESSION, secure=secure))
+    result = await flow.complete_sign_in(request.path_params["handoff_id"], binding, previous)
     if result is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     session_id, return_url = result

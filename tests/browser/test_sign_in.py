@@ -102,11 +102,18 @@ def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, scr
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
-def test_provider_error_is_shown_escaped_with_try_again(app_url, context, screenshot):
+def test_provider_error_is_shown_escaped_with_try_again(app_url, dev_provider, context, screenshot):
     page = context.new_page()
+    authorizations: list[str] = []
+    page.on("request", lambda request: authorizations.append(request.url) if "/oidc/auth?" in request.url else None)
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # The provider answers this browser's sign-in with an error whose text is hostile.
+    state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorizations[0]).query))["state"]
     script = "<script>window.__injected = 1</script><img src=x onerror='window.__injected=2'>"
     page.goto(f"{app_url}/callback?" + urllib.parse.urlencode(
-        {"error": "access_denied", "error_description": script, "state": "whatever"}
+        {"error": "access_denied", "error_description": script, "state": state, "iss": dev_provider.issuer}
     ))
     expect(page.get_by_role("heading", name="Sign-in did not finish")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("The sign-in service did not sign you in.")

@@ -121,6 +121,7 @@ async def test_a_second_sign_in_reuses_the_provider_session_with_a_new_app_sessi
     home = await sign_in(app, provider_browser)  # the provider skips its form this time
     assert home.signed_in
     assert app.cookies[cookies.SESSION] != first
+    assert await runtime.get_flow().current_session(first) is None  # replaced, not left behind
     provider_browser.close()
 
 

@@ -87,11 +87,25 @@ async def test_whole_sign_in_then_home_shows_claims(op, flow):
 
 
 async def test_provider_error_is_shown_as_text(op, flow):
-    state = auth_state("/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=x")
+    binding = "e" * 43
+    params = await browser_reaches_provider(op, flow, binding)
+    state = auth_state(
+        f"/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        f"&state={params['state']}&iss={urllib.parse.quote(op.issuer)}",
+        cookie=f"__Host-logto_signin={binding}",
+    )
     await run(state.finish_sign_in)
     assert state.error_code == "access_denied"
     assert state.provider_error == "access_denied: <script>alert(1)</script>"
     assert state.error_message == "The sign-in service did not sign you in."
+    assert op.count("/token") == 0
+
+
+async def test_error_response_for_no_sign_in_of_ours_shows_none_of_its_words(op, flow):
+    state = auth_state("/callback?error=access_denied&error_description=Call%20this%20number&state=forged")
+    await run(state.finish_sign_in)
+    assert state.error_code == "invalid_transaction"
+    assert state.provider_error == ""
 
 
 async def test_callback_from_another_browser_is_refused(op, flow):
