@@ -14,5 +14,5 @@ except auth.ConfigurationError as err:
 
 app = rx.App()
 auth.setup(app, auth_config)
-app.add_page(home, route="/", title="Hello Logto", on_load=auth.AuthState.load_session)
+app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
 app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)

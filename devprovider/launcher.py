@@ -56,9 +56,17 @@ class DevProvider:
             raise DevProviderError(f"{method} /_dev/{path}: HTTP {response.status_code} {response.text[:200]}")
         return response.json()
 
-    def put_client(self, client_id: str, client_secret: str, *, base_url: str, **metadata) -> None:
-        """Register (or replace) a confidential client whose app lives at `base_url`."""
+    def put_client(
+        self, client_id: str, client_secret: str, *, base_url: str, backend_url: str | None = None, **metadata
+    ) -> None:
+        """Register (or replace) a confidential client whose app lives at `base_url`.
+
+        Its back-channel logout endpoint is on `backend_url` (the app's own
+        origin unless dev mode splits the backend off). Metadata may set token
+        lifetimes in seconds: access_token_ttl, id_token_ttl, refresh_token_ttl.
+        """
         base_url = base_url.rstrip("/")
+        backend_url = (backend_url or base_url).rstrip("/")
         self._admin(
             "PUT",
             f"clients/{client_id}",
@@ -67,6 +75,8 @@ class DevProvider:
                 "client_name": metadata.pop("client_name", "Reflex app"),
                 "redirect_uris": [f"{base_url}/callback"],
                 "post_logout_redirect_uris": [f"{base_url}/"],
+                "backchannel_logout_uri": f"{backend_url}/auth/backchannel-logout",
+                "backchannel_logout_session_required": True,
                 **metadata,
             },
         )
@@ -161,7 +171,9 @@ def ensure_running(state_dir: Path, *, owner_pid: int | None = None) -> DevProvi
         return provider
 
 
-def app_settings(base_url: str, *, owner_pid: int | None = None, state_dir: Path | None = None) -> dict[str, str]:
+def app_settings(
+    base_url: str, *, backend_url: str | None = None, owner_pid: int | None = None, state_dir: Path | None = None
+) -> dict[str, str]:
     """Environment for the app to sign in against the development provider at `base_url`."""
     state_dir = state_dir or ROOT / ".state" / "dev-provider"
     provider = ensure_running(state_dir, owner_pid=owner_pid)
@@ -174,7 +186,9 @@ def app_settings(base_url: str, *, owner_pid: int | None = None, state_dir: Path
         app_file.chmod(0o600)
     app = json.loads(app_file.read_text())
     client_id = "reflex-dev-app"
-    provider.put_client(client_id, app["client_secret"], base_url=base_url, client_name="Reflex sample app")
+    provider.put_client(
+        client_id, app["client_secret"], base_url=base_url, backend_url=backend_url, client_name="Reflex sample app"
+    )
     return {
         "LOGTO_ENDPOINT": provider.origin,
         "LOGTO_APP_ID": client_id,

@@ -116,8 +116,15 @@ const provider = new Provider(issuer, {
   // Logto puts the scopes' claims in the ID token itself.
   conformIdTokenClaims: false,
   rotateRefreshToken: true,
+  // Back-channel logout goes to apps on this machine, which the default
+  // SSRF guard (rightly) refuses for a public provider.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return fetch(url, options);
+  },
   features: {
     devInteractions: { enabled: false },
+    backchannelLogout: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: {
@@ -151,6 +158,7 @@ const provider = new Provider(issuer, {
 });
 
 provider.on('server_error', (ctx, error) => console.error('provider error:', error));
+provider.on('backchannel.error', (ctx, error, client) => console.error(`back-channel logout to ${client.clientId} failed:`, error.message));
 
 // --- routes outside the provider -------------------------------------------
 

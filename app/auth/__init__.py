@@ -3,10 +3,11 @@
     config = auth.load_config()       # from the environment (and .env)
     app = rx.App()
     auth.setup(app, config)           # backend routes for the HttpOnly cookie
-    app.add_page(home, on_load=auth.AuthState.load_session)
+    app.add_page(home, on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
     app.add_page(callback, route="/callback", on_load=auth.AuthState.finish_sign_in)
 """
 
+from .account_state import AccountState
 from .config import AuthConfig
 from .errors import ConfigurationError, SignInError
 from .messages import message_for
@@ -14,6 +15,7 @@ from .setup import load_config, setup
 from .state import AuthState
 
 __all__ = [
+    "AccountState",
     "AuthConfig",
     "AuthState",
     "ConfigurationError",

@@ -14,6 +14,7 @@ from .errors import ConfigurationError
 DEFAULT_SCOPES = ("openid", "offline_access", "profile", "email")
 MIN_COOKIE_SECRET_LENGTH = 32
 SESSION_MAX_AGE = 14 * 24 * 60 * 60  # 14 days, in seconds, as Logto's Next.js SDK
+SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # 24 hours, in seconds, without a page load or action
 DEFAULT_SESSION_DB = ".state/sessions.sqlite3"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -54,9 +55,15 @@ class AuthConfig:
     base_url: str
     """The app's public origin (and path prefix, if any), without a trailing slash."""
     cookie_secret: Secret
+    previous_cookie_secrets: tuple[Secret, ...] = ()
+    """Older secrets: what they sealed still opens; nothing new is sealed with them."""
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     debug: bool = False
     session_db: str = DEFAULT_SESSION_DB
+    session_max_age: int = SESSION_MAX_AGE
+    """Seconds from sign-in until the session ends, however active."""
+    session_idle_timeout: int = SESSION_IDLE_TIMEOUT
+    """Seconds without use after which the session ends."""
 
     @property
     def discovery_url(self) -> str:
@@ -98,21 +105,22 @@ class AuthConfig:
                 "(or OIDC_ISSUER for another OpenID provider)"
             )
 
-        cookie_secret = _required(environ, "LOGTO_COOKIE_SECRET")
-        if len(cookie_secret) < MIN_COOKIE_SECRET_LENGTH:
-            raise ConfigurationError(
-                f"LOGTO_COOKIE_SECRET must be at least {MIN_COOKIE_SECRET_LENGTH} "
-                f"characters long (it has {len(cookie_secret)})"
-            )
+        cookie_secret = _cookie_secret("LOGTO_COOKIE_SECRET", _required(environ, "LOGTO_COOKIE_SECRET"))
+        previous = environ.get("LOGTO_COOKIE_SECRET_PREVIOUS", "").replace(",", " ").split()
         return cls(
             issuer=issuer,
             client_id=_required(environ, "LOGTO_APP_ID"),
             client_secret=Secret(_required(environ, "LOGTO_APP_SECRET")),
             base_url=_base_url(_required(environ, "LOGTO_BASE_URL")),
             cookie_secret=Secret(cookie_secret),
+            previous_cookie_secrets=tuple(
+                Secret(_cookie_secret("LOGTO_COOKIE_SECRET_PREVIOUS", value)) for value in previous
+            ),
             scopes=_scopes(environ.get("LOGTO_SCOPES", "")),
             debug=_flag(environ, "LOGTO_DEBUG"),
             session_db=environ.get("LOGTO_SESSION_DB", "").strip() or DEFAULT_SESSION_DB,
+            session_max_age=_duration(environ, "LOGTO_SESSION_MAX_AGE", SESSION_MAX_AGE),
+            session_idle_timeout=_duration(environ, "LOGTO_SESSION_IDLE_TIMEOUT", SESSION_IDLE_TIMEOUT),
         )
 
 
@@ -169,6 +177,28 @@ def _base_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigurationError(f"LOGTO_BASE_URL must not have a query or fragment, got {value!r}")
     return value.rstrip("/")
+
+
+def _cookie_secret(name: str, value: str) -> str:
+    if len(value) < MIN_COOKIE_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"{name} must be at least {MIN_COOKIE_SECRET_LENGTH} characters long (it has {len(value)})"
+        )
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
+
+
+def _duration(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Seconds, written as a number of seconds or with a unit: 90, 30m, 24h, 14d."""
+    value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    number, unit = (value[:-1], value[-1]) if value[-1] in _UNITS else (value, "s")
+    if not number.isdigit() or int(number) <= 0:
+        raise ConfigurationError(f"{name} must be a positive duration like 3600, 30m, 24h or 14d, got {value!r}")
+    return int(number) * _UNITS[unit]
 
 
 def _scopes(value: str) -> tuple[str, ...]:

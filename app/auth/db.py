@@ -13,31 +13,52 @@ from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
-    id          TEXT PRIMARY KEY,      -- random; names the transaction in the start URL
-    state_hash  TEXT NOT NULL UNIQUE,  -- sha256 of `state`; the callback finds it by this
+    id          TEXT PRIMARY KEY,      -- random: names the transaction in the start URL
+    state_hash  TEXT NOT NULL UNIQUE,  -- sha256 of `state`: the callback finds it by this
     binding     TEXT,                  -- sha256 of the browser's binding cookie, once claimed
     payload     BLOB NOT NULL,         -- sealed: state, nonce, PKCE verifier, return path
     expires_at  REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS handoffs (
-    id          TEXT PRIMARY KEY,      -- random; names the handoff in a backend route URL
+    id          TEXT PRIMARY KEY,      -- random: names the handoff in a backend route URL
     kind        TEXT NOT NULL,         -- 'sign_in' or 'sign_out'
     binding     TEXT NOT NULL,         -- sha256 of the cookie that must come with it
     payload     BLOB NOT NULL,         -- sealed
     expires_at  REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sessions (
-    id          TEXT PRIMARY KEY,      -- sha256 of the session id in the cookie
-    sub         TEXT NOT NULL,
-    claims      TEXT NOT NULL,         -- the ID token's claims, JSON
-    tokens      BLOB NOT NULL,         -- sealed TokenSet
-    created_at  REAL NOT NULL,
+    id                TEXT PRIMARY KEY,     -- sha256 of the session id in the cookie
+    handle            TEXT NOT NULL UNIQUE, -- random public name, for the user's list of sessions
+    sub               TEXT NOT NULL,
+    sid               TEXT,                 -- the provider's session (ID token `sid`), for back-channel logout
+    claims            TEXT NOT NULL,        -- the ID token's claims, JSON
+    tokens            BLOB NOT NULL,        -- sealed TokenSet
+    refresh_at        REAL,                 -- when the access token is due for renewal (decided unsealed)
+    user_agent        TEXT NOT NULL,
+    created_at        REAL NOT NULL,
+    last_used_at      REAL NOT NULL,
+    expires_at        REAL NOT NULL,        -- the absolute end
+    refresh_lease     REAL NOT NULL DEFAULT 0  -- a refresh under way holds the session until then
+);
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    id          TEXT PRIMARY KEY,          -- as sessions.id
+    reason      TEXT NOT NULL,             -- why, for the page that still shows it
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logout_tokens (
+    jti         TEXT PRIMARY KEY,          -- back-channel logout tokens seen, so none is replayed
     expires_at  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transactions_expiry ON transactions (expires_at);
 CREATE INDEX IF NOT EXISTS handoffs_expiry ON handoffs (expires_at);
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_sub ON sessions (sub);
+CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
+CREATE INDEX IF NOT EXISTS ended_sessions_expiry ON ended_sessions (expires_at);
+CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
 """
+SCHEMA_VERSION = 2
+TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
 
 
 def digest(value: str) -> str:
@@ -53,13 +74,29 @@ class Database:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.execute("PRAGMA busy_timeout=5000")
-        self.connection.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # One process at a time: workers starting together must not both rebuild.
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            if self.connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Before 1.0 the schema changes wholesale: start afresh (everyone signs in again).
+                for table in TABLES:
+                    self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    self.connection.execute(statement)
+                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.connection.execute("COMMIT")
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
 
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         return self.connection.execute(sql, params)
 
     def purge_expired(self, now: float) -> None:
-        for table in ("transactions", "handoffs", "sessions"):
+        for table in TABLES:
             self.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
 
     def close(self) -> None:

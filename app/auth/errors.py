@@ -59,3 +59,13 @@ class InvalidProviderMetadata(SignInError):
     """The discovery document is unusable, or names another issuer than configured."""
 
     code = "invalid_provider_metadata"
+
+
+class RefreshRejected(SignInError):
+    """The provider refused the refresh token (revoked, expired or reused): the session is over."""
+
+    code = "session_revoked"
+
+
+class InvalidLogoutToken(Exception):
+    """A back-channel logout token failed validation; the route answers 400."""

@@ -28,6 +28,7 @@ from .errors import AuthorizationDenied, InvalidCallback, SignInError
 from .provider import OidcClient, TokenSet
 from .return_paths import safe_return_path
 from .sealing import Sealer
+from .lifecycle import SessionLifecycle
 from .sessions import Session, SessionStore
 from .transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
@@ -56,10 +57,13 @@ class SignInFlow:
         self.config = config
         self.client = client
         self.backend_url = backend_url.rstrip("/")
-        sealer = Sealer(config.cookie_secret.reveal())
+        sealer = Sealer(config.cookie_secret.reveal(), tuple(s.reveal() for s in config.previous_cookie_secrets))
         self.transactions = TransactionStore(db, sealer)
         self.handoffs = HandoffStore(db, sealer)
-        self.sessions = SessionStore(db, sealer)
+        self.sessions = SessionStore(
+            db, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
+        )
+        self.lifecycle = SessionLifecycle(client, self.sessions, db)
 
     @property
     def home_url(self) -> str:
@@ -127,7 +131,7 @@ class SignInFlow:
         return f"{self.backend_url}/auth/session/{handoff_id}"
 
     async def complete_sign_in(
-        self, handoff_id: str, binding: str | None, previous_session_id: str | None = None
+        self, handoff_id: str, binding: str | None, previous_session_id: str | None = None, *, user_agent: str = ""
     ) -> tuple[str, str] | None:
         """Create the session for a finished sign-in: (session id, return URL), or None.
 
@@ -137,7 +141,7 @@ class SignInFlow:
         if handoff is None:
             return None
         await self.sessions.delete(previous_session_id)
-        session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]))
+        session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
         log.debug("session created")
         return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
 

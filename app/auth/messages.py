@@ -11,6 +11,7 @@ MESSAGES: dict[str, str] = {
     "invalid_id_token": "The sign-in service's answer could not be verified, so you were not signed in.",
     "provider_unavailable": "The sign-in service can't be reached right now.",
     "invalid_provider_metadata": "The sign-in service is not set up the way this app expects.",
+    "session_revoked": "Your sign-in is no longer valid. Please sign in again.",
     "sign_out_failed": "Signing out did not finish. Please try again.",
     "default": "Something went wrong while signing you in.",
 }
@@ -18,3 +19,18 @@ MESSAGES: dict[str, str] = {
 
 def message_for(code: str) -> str:
     return MESSAGES.get(code, MESSAGES["default"])
+
+
+# Why a page that was signed in now shows signed out.
+NOTICES: dict[str, str] = {
+    "signed_out": "You signed out.",
+    "expired": "Your session reached its time limit. Please sign in again.",
+    "idle": "You were signed out after a period of inactivity.",
+    "revoked": "Your sign-in was ended at the sign-in service. Please sign in again.",
+    "provider_logout": "You signed out at the sign-in service.",
+    "ended_elsewhere": "This session was ended from another device.",
+}
+
+
+def notice_for(reason: str) -> str:
+    return NOTICES.get(reason, "You are signed out.")

@@ -34,8 +34,10 @@ from joserfc.jwk import KeySet
 
 from .config import AuthConfig
 from .errors import (
+    InvalidIdToken,
     InvalidProviderMetadata,
     ProviderUnavailable,
+    RefreshRejected,
     SignInError,
     TokenRequestFailed,
 )
@@ -74,6 +76,8 @@ class TokenSet:
     refresh_token: str | None
     expires_at: int | None
     scope: str
+    refresh_at: int | None = None
+    """When to renew the access token: a minute early, or a quarter of a short lifetime."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,6 +135,8 @@ class OidcClient:
             transport=transport,
             follow_redirects=False,
         )
+        for hook in ("access_token_response", "refresh_token_response"):
+            self._http.register_compliance_hook(hook, _raise_for_server_error)
         self._metadata: ProviderMetadata | None = None
         self._metadata_expires = 0.0
         self._metadata_lock = asyncio.Lock()
@@ -198,12 +204,15 @@ class OidcClient:
         """Redeem the authorization code and validate the ID token that comes back."""
         metadata = await self.metadata()
         try:
-            token = await self._http.fetch_token(
-                metadata.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=code_verifier,
-                redirect_uri=self.config.redirect_uri,
+            # A copy: Authlib keeps (and may later change) the dict it returns.
+            token = dict(
+                await self._http.fetch_token(
+                    metadata.token_endpoint,
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=code_verifier,
+                    redirect_uri=self.config.redirect_uri,
+                )
             )
         except OAuthError as err:
             raise TokenRequestFailed(f"token endpoint said {err.error}") from err
@@ -211,19 +220,74 @@ class OidcClient:
             raise ProviderUnavailable(f"token request: {type(err).__name__}") from err
         except ValueError as err:  # not JSON
             raise TokenRequestFailed("token response is not JSON") from err
-        access_token = token.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise TokenRequestFailed("token response has no access_token")
-        claims = await self.validate_id_token(token.get("id_token"), nonce=nonce, access_token=access_token)
-        expires_in = token.get("expires_in")
-        return TokenSet(
-            id_token=token["id_token"],
-            claims=claims,
-            access_token=access_token,
-            refresh_token=token.get("refresh_token") or None,
-            expires_at=int(time.time()) + int(expires_in) if isinstance(expires_in, int) else None,
-            scope=str(token.get("scope", "")),
-        )
+        access_token = _access_token(token)
+        if not token.get("id_token"):
+            raise InvalidIdToken("the token response has no id_token")
+        claims = await self.validate_id_token(token["id_token"], nonce=nonce, access_token=access_token)
+        return _token_set(token, claims, refresh_token=token.get("refresh_token") or None)
+
+    async def refresh(self, current: TokenSet) -> TokenSet:
+        """Use the refresh token (RFC 6749, section 6); check any new ID token against the old.
+
+        Raises:
+            RefreshRejected: the provider refused the refresh token (revoked, expired, reused).
+            ProviderUnavailable: the provider could not be reached or failed.
+        """
+        if not current.refresh_token:
+            raise RefreshRejected("the session has no refresh token")
+        metadata = await self.metadata()
+        try:
+            token = dict(
+                await self._http.fetch_token(
+                    metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token
+                )
+            )
+        except OAuthError as err:
+            if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
+                raise RefreshRejected(f"token endpoint said {err.error}") from err
+            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"refresh request: {type(err).__name__}") from err
+        except ValueError as err:
+            raise ProviderUnavailable("refresh response is not JSON") from err
+        access_token = _access_token(token)
+        claims = current.claims
+        id_token = token.get("id_token") or current.id_token
+        if token.get("id_token"):
+            # OpenID Connect Core 1.0, section 12.2: same iss, sub and aud as the first one.
+            claims = await self.validate_id_token(token["id_token"], nonce=None, access_token=access_token)
+            for name in ("iss", "sub", "aud"):
+                if claims.get(name) != current.claims.get(name):
+                    raise InvalidIdToken(f"the refreshed ID token has another {name}")
+        # A provider that doesn't rotate refresh tokens sends none back: keep the one we have.
+        refresh_token = token.get("refresh_token") or current.refresh_token
+        return dataclasses.replace(_token_set(token, claims, refresh_token=refresh_token), id_token=id_token)
+
+    async def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
+        """The UserInfo response (OpenID Connect Core 1.0, section 5.3); its `sub` must be the user's."""
+        metadata = await self.metadata()
+        if not metadata.userinfo_endpoint:
+            raise InvalidProviderMetadata("the provider has no userinfo endpoint")
+        try:
+            response = await self._http.request(
+                "GET", metadata.userinfo_endpoint, withhold_token=True,
+                headers={"Authorization": f"Bearer {access_token}"},
+            )
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"userinfo: {type(err).__name__}") from err
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"userinfo: HTTP {response.status_code}")
+        if response.status_code == 401:
+            raise RefreshRejected("userinfo refused the access token")
+        try:
+            info = response.json()
+        except ValueError as err:
+            raise TokenRequestFailed("userinfo is not JSON") from err
+        if response.status_code != 200 or not isinstance(info, dict):
+            raise TokenRequestFailed(f"userinfo: HTTP {response.status_code}")
+        if info.get("sub") != expected_sub:
+            raise InvalidIdToken("userinfo names another subject than the ID token")
+        return info
 
     async def validate_id_token(self, id_token: Any, *, nonce: str | None, access_token: str | None) -> dict[str, Any]:
         """Check an ID token against the provider's keys, re-fetching them once for a new `kid`."""
@@ -284,6 +348,38 @@ class OidcClient:
             return response.json()
         except ValueError as err:
             raise InvalidProviderMetadata(f"GET {url}: not JSON") from err
+
+
+def _raise_for_server_error(response: httpx.Response) -> httpx.Response:
+    """A token endpoint answering 5xx is down, whatever its body says."""
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
+    return response
+
+
+def _access_token(token: dict[str, Any]) -> str:
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise TokenRequestFailed("token response has no access_token")
+    return access_token
+
+
+REFRESH_EARLY = 60  # seconds before expiry when an access token is renewed
+
+
+def _token_set(token: dict[str, Any], claims: dict[str, Any], *, refresh_token: str | None) -> TokenSet:
+    expires_in = token.get("expires_in")
+    known = isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0
+    now = int(time.time())
+    return TokenSet(
+        id_token=token.get("id_token") or "",
+        claims=claims,
+        access_token=token["access_token"],
+        refresh_token=refresh_token,
+        expires_at=now + expires_in if known else None,
+        scope=str(token.get("scope", "")),
+        refresh_at=now + expires_in - min(REFRESH_EARLY, expires_in // 4) if known else None,
+    )
 
 
 def _import_signing_keys(document: Any) -> KeySet:

@@ -11,10 +11,12 @@ import secrets
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.formparsers import MultiPartException
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from . import cookies
+from .errors import InvalidLogoutToken, SignInError
 from .runtime import get_flow
 
 log = logging.getLogger("app.auth")
@@ -48,7 +50,9 @@ async def complete_sign_in(request: Request) -> RedirectResponse:
     secure = flow.config.secure_cookies
     binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
     previous = request.cookies.get(cookies.cookie_name(cookies.SESSION, secure=secure))
-    result = await flow.complete_sign_in(request.path_params["handoff_id"], binding, previous)
+    result = await flow.complete_sign_in(
+        request.path_params["handoff_id"], binding, previous, user_agent=request.headers.get("user-agent", "")
+    )
     if result is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     session_id, return_url = result
@@ -69,6 +73,22 @@ async def complete_sign_out(request: Request) -> RedirectResponse:
     return response
 
 
+async def backchannel_logout(request: Request) -> Response:
+    """OpenID Connect Back-Channel Logout 1.0: the provider ends sessions, server to server."""
+    flow = get_flow()
+    try:
+        form = await request.form(max_files=0, max_fields=10, max_part_size=32_768)
+        token = form.get("logout_token")
+        await flow.lifecycle.backchannel_logout(token if isinstance(token, str) else "")
+    except InvalidLogoutToken as err:
+        log.warning("back-channel logout refused: %s", err)
+        return JSONResponse({"error": "invalid_request"}, status_code=400, headers=_NO_STORE)
+    except (SignInError, MultiPartException, ValueError) as err:
+        log.warning("back-channel logout failed: %s", err)
+        return JSONResponse({"error": "invalid_request"}, status_code=400, headers=_NO_STORE)
+    return Response(status_code=200, headers=_NO_STORE)
+
+
 def auth_routes() -> Starlette:
     """The routes to pass to `rx.App(api_transformer=...)`; Reflex mounts itself below them."""
     return Starlette(
@@ -76,5 +96,6 @@ def auth_routes() -> Starlette:
             Route("/auth/sign-in/{txn_id}", start_sign_in, methods=["GET"]),
             Route("/auth/session/{handoff_id}", complete_sign_in, methods=["GET"]),
             Route("/auth/signed-out/{handoff_id}", complete_sign_out, methods=["GET"]),
+            Route("/auth/backchannel-logout", backchannel_logout, methods=["POST"]),
         ]
     )

@@ -1,7 +1,9 @@
 """Server-side sessions: the browser holds a random id, the server holds the rest.
 
 The database keeps the id's SHA-256, the ID token's claims, and the tokens
-sealed with a key derived from LOGTO_COOKIE_SECRET.
+sealed with a key derived from LOGTO_COOKIE_SECRET. A session ends at its
+absolute lifetime, after its idle timeout, or when something ends it; the
+reason is kept for an hour so an open page can say why it was signed out.
 """
 
 from __future__ import annotations
@@ -12,20 +14,38 @@ import secrets
 import time
 from typing import Any
 
-from .config import SESSION_MAX_AGE
+from .config import SESSION_IDLE_TIMEOUT, SESSION_MAX_AGE
 from .db import Database, digest
 from .provider import TokenSet
 from .sealing import SealError, Sealer
 
 SESSION_ID_BYTES = 32
+TOUCH_INTERVAL = 60  # seconds: last use is written at most this often per session
+ENDED_REASON_TTL = 60 * 60  # 1 hour, in seconds
+REFRESH_LEASE = 15  # seconds a refresh may hold a session before another worker may try
 
 
 @dataclasses.dataclass(frozen=True)
 class Session:
+    key: str
+    """The database key (the id's hash), never the id itself."""
+    handle: str
     sub: str
+    sid: str | None
     claims: dict[str, Any]
+    refresh_at: float | None
+    user_agent: str
     created_at: float
+    last_used_at: float
     expires_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """A session, or why there is none (None: there never was one)."""
+
+    session: Session | None
+    ended_reason: str | None = None
 
 
 def looks_like_session_id(value: str | None) -> bool:
@@ -33,53 +53,157 @@ def looks_like_session_id(value: str | None) -> bool:
     return bool(value) and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
 
 
+_COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, created_at, last_used_at, expires_at"
+
+
+def _session(row: tuple) -> Session:
+    key, handle, sub, sid, claims, refresh_at, user_agent, created_at, last_used_at, expires_at = row
+    return Session(key, handle, sub, sid, json.loads(claims), refresh_at, user_agent, created_at, last_used_at, expires_at)
+
+
 class SessionStore:
-    def __init__(self, db: Database, sealer: Sealer, *, max_age: int = SESSION_MAX_AGE):
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        *,
+        max_age: int = SESSION_MAX_AGE,
+        idle_timeout: int = SESSION_IDLE_TIMEOUT,
+    ):
         self._db = db
         self._sealer = sealer
         self.max_age = max_age
+        self.idle_timeout = idle_timeout
 
-    async def create(self, tokens: TokenSet, *, now: float | None = None) -> str:
+    async def create(self, tokens: TokenSet, *, user_agent: str = "", now: float | None = None) -> str:
         """Store a new session and return its id, newly random at every sign-in."""
         now = time.time() if now is None else now
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = digest(session_id)
         self._db.execute(
-            "INSERT INTO sessions (id, sub, claims, tokens, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO sessions ({_COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
+                secrets.token_urlsafe(12),
                 tokens.claims["sub"],
+                tokens.claims.get("sid"),
                 json.dumps(tokens.claims),
-                self._sealer.seal(tokens.to_dict(), record=key),
+                tokens.refresh_at,
+                user_agent[:512],
+                now,
                 now,
                 now + self.max_age,
+                self._sealer.seal(tokens.to_dict(), record=key),
             ),
         )
         return session_id
 
-    async def get(self, session_id: str | None, *, now: float | None = None) -> Session | None:
-        """The live session for this id; None for a missing, unknown or expired one."""
-        if not looks_like_session_id(session_id):
-            return None
-        now = time.time() if now is None else now
-        row = self._db.execute(
-            "SELECT sub, claims, created_at, expires_at FROM sessions WHERE id = ? AND expires_at > ?",
-            (digest(session_id), now),
-        ).fetchone()
-        if row is None:
-            return None
-        sub, claims, created_at, expires_at = row
-        return Session(sub=sub, claims=json.loads(claims), created_at=created_at, expires_at=expires_at)
+    async def lookup(self, session_id: str | None, *, touch: bool = True, now: float | None = None) -> Lookup:
+        """The live session for this id, ending it first if it outlived a lifetime.
 
-    async def delete(self, session_id: str | None) -> TokenSet | None:
-        """End the session; return its tokens (for revocation and logout), if it existed."""
+        `touch` counts this as use (a page load, an action); a page's periodic
+        check does not, so an open tab alone doesn't keep a session alive.
+        """
         if not looks_like_session_id(session_id):
-            return None
+            return Lookup(None)
+        now = time.time() if now is None else now
         key = digest(session_id)
-        row = self._db.execute("DELETE FROM sessions WHERE id = ? RETURNING tokens", (key,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            ended = self._db.execute(
+                "SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)
+            ).fetchone()
+            return Lookup(None, ended[0] if ended else None)
+        session = _session(row)
+        if now >= session.expires_at:
+            await self.end(key, "expired", now=now)
+            return Lookup(None, "expired")
+        if now - session.last_used_at >= self.idle_timeout:
+            await self.end(key, "idle", now=now)
+            return Lookup(None, "idle")
+        if touch and now - session.last_used_at >= TOUCH_INTERVAL:
+            self._db.execute("UPDATE sessions SET last_used_at = ? WHERE id = ?", (now, key))
+            session = dataclasses.replace(session, last_used_at=now)
+        return Lookup(session)
+
+    async def get(self, session_id: str | None, *, now: float | None = None) -> Session | None:
+        return (await self.lookup(session_id, now=now)).session
+
+    async def tokens(self, key: str) -> TokenSet | None:
+        """The session's tokens (by database key), or None if it is gone or won't open."""
+        row = self._db.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
         if row is None:
             return None
         try:
             return TokenSet.from_dict(self._sealer.open(row[0], record=key))
         except SealError:
             return None
+
+    async def end(self, key: str, reason: str, *, now: float | None = None) -> TokenSet | None:
+        """End one session (by database key); return its tokens, if it existed."""
+        now = time.time() if now is None else now
+        row = self._db.execute("DELETE FROM sessions WHERE id = ? RETURNING tokens", (key,)).fetchone()
+        if row is None:
+            return None
+        self._db.execute(
+            "INSERT OR REPLACE INTO ended_sessions (id, reason, expires_at) VALUES (?, ?, ?)",
+            (key, reason, now + ENDED_REASON_TTL),
+        )
+        try:
+            return TokenSet.from_dict(self._sealer.open(row[0], record=key))
+        except SealError:
+            return None
+
+    async def delete(self, session_id: str | None, reason: str = "signed_out") -> TokenSet | None:
+        """End the session this cookie names; return its tokens, if it existed."""
+        if not looks_like_session_id(session_id):
+            return None
+        return await self.end(digest(session_id), reason)
+
+    async def list_for(self, sub: str, *, now: float | None = None) -> list[Session]:
+        """The user's live sessions, most recently used first."""
+        now = time.time() if now is None else now
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM sessions WHERE sub = ? AND expires_at > ? AND last_used_at > ? "
+            "ORDER BY last_used_at DESC",
+            (sub, now, now - self.idle_timeout),
+        ).fetchall()
+        return [_session(row) for row in rows]
+
+    async def keys_where(self, *, sub: str | None = None, sid: str | None = None) -> list[str]:
+        """Database keys of the sessions of this user and/or provider session."""
+        clauses, params = [], []
+        for column, value in (("sub", sub), ("sid", sid)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if not clauses:
+            return []
+        rows = self._db.execute(f"SELECT id FROM sessions WHERE {' AND '.join(clauses)}", tuple(params))
+        return [row[0] for row in rows]
+
+    # -- refresh ------------------------------------------------------------
+
+    async def take_refresh_lease(self, key: str, *, now: float | None = None) -> bool:
+        """Claim the right to refresh this session's tokens; False if another holds it."""
+        now = time.time() if now is None else now
+        cursor = self._db.execute(
+            "UPDATE sessions SET refresh_lease = ? WHERE id = ? AND refresh_lease <= ?",
+            (now + REFRESH_LEASE, key, now),
+        )
+        return cursor.rowcount == 1
+
+    async def release_refresh_lease(self, key: str) -> None:
+        self._db.execute("UPDATE sessions SET refresh_lease = 0 WHERE id = ?", (key,))
+
+    async def refresh_lease_held(self, key: str, *, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        row = self._db.execute("SELECT refresh_lease FROM sessions WHERE id = ?", (key,)).fetchone()
+        return row is not None and row[0] > now
+
+    async def save_refreshed(self, key: str, tokens: TokenSet) -> None:
+        """Store refreshed tokens and release the lease, in one statement."""
+        self._db.execute(
+            "UPDATE sessions SET tokens = ?, claims = ?, refresh_at = ?, refresh_lease = 0 WHERE id = ?",
+            (self._sealer.seal(tokens.to_dict(), record=key), json.dumps(tokens.claims), tokens.refresh_at, key),
+        )

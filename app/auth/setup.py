@@ -44,6 +44,7 @@ def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
     try:
         settings = app_settings(
             base_url,
+            backend_url=_routes_url(base_url),
             owner_pid=int(owner) if owner.isdigit() else None,
             state_dir=Path(state_dir) if state_dir else None,
         )
@@ -61,9 +62,13 @@ def _frontend_url() -> str:
 def backend_url(config: AuthConfig) -> str:
     """Where the auth routes live: the app's own origin when one port serves both
     halves (production), the backend's when dev mode splits them."""
+    return _routes_url(config.base_url)
+
+
+def _routes_url(base_url: str) -> str:
     reflex_config = rx.config.get_config()
     if reflex_config.frontend_port and reflex_config.frontend_port == reflex_config.backend_port:
-        return config.base_url
+        return base_url.rstrip("/")
     return reflex_config.api_url.rstrip("/")
 
 

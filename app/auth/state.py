@@ -16,9 +16,11 @@ from typing import Any
 import reflex as rx
 
 from . import cookies
-from .errors import AuthorizationDenied, SignInError
-from .messages import message_for
+from .errors import AuthorizationDenied, ProviderUnavailable, SignInError
+from .lifecycle import SessionEnded
+from .messages import message_for, notice_for
 from .runtime import get_flow
+from .sessions import Session
 
 log = logging.getLogger("app.auth")
 
@@ -68,38 +70,79 @@ class AuthState(rx.State):
     """Why the last sign-in failed, as a code from `messages.py`."""
     provider_error: str = ""
     """The provider's own `error` and `error_description`, when it sent one (shown escaped)."""
+    notice: str = ""
+    """Why this tab was signed out without asking ("idle", "revoked", ...), or ""."""
+    provider_unreachable: bool = False
+    """A token refresh is overdue because the provider can't be reached."""
 
     @rx.var
     def error_message(self) -> str:
         """The sentence for `error_code`."""
         return message_for(self.error_code) if self.error_code else ""
 
+    @rx.var
+    def notice_message(self) -> str:
+        """The sentence for `notice`."""
+        return notice_for(self.notice) if self.notice else ""
+
     def _cookie(self, name: str) -> str | None:
         return cookies.read_cookie(
             self.router.headers.cookie, name, secure=get_flow().config.secure_cookies
         )
 
-    def _show_signed_out(self) -> None:
+    def _show_signed_out(self, reason: str | None = None) -> None:
         self.signed_in = False
+        self.provider_unreachable = False
+        self.notice = reason or ""
         self.user_name = self.user_email = self.user_picture = self.user_sub = ""
         self.claims = []
+
+    def _show(self, session: Session) -> None:
+        claims = session.claims
+        self.signed_in = True
+        self.notice = ""
+        self.user_sub = session.sub
+        self.user_email = str(claims.get("email") or "")
+        self.user_picture = str(claims.get("picture") or "")
+        self.user_name = str(claims.get("name") or claims.get("username") or self.user_email or session.sub)
+        self.claims = claim_rows(claims)
+
+    async def _session(self, *, touch: bool = True) -> Session | None:
+        """The live session behind this tab's cookie, re-read from the server; updates the page."""
+        lookup = await get_flow().lifecycle.lookup(self._cookie(cookies.SESSION), touch=touch)
+        if lookup.session is None:
+            self._show_signed_out(lookup.ended_reason)
+        return lookup.session
 
     @rx.event
     async def load_session(self):
         """on_load: find the session from the cookie, never from this tab's state."""
-        session = await get_flow().current_session(self._cookie(cookies.SESSION))
-        if session is None:
-            self._show_signed_out()
-        else:
-            claims = session.claims
-            self.signed_in = True
-            self.user_sub = session.sub
-            self.user_email = str(claims.get("email") or "")
-            self.user_picture = str(claims.get("picture") or "")
-            self.user_name = str(claims.get("name") or claims.get("username") or self.user_email or session.sub)
-            self.claims = claim_rows(claims)
+        session = await self._session()
+        if session is not None:
+            self._show(session)
         self.pending = ""
         self.loaded = True
+
+    @rx.event
+    async def heartbeat(self, _tick: str = ""):
+        """Every second while signed in: notice a sign-out elsewhere, refresh tokens ahead of time."""
+        if not self.signed_in:
+            return
+        session = await self._session(touch=False)
+        if session is None:
+            return
+        try:
+            await get_flow().lifecycle.fresh_tokens(session)
+        except SessionEnded as ended:
+            self._show_signed_out(ended.reason)
+            return
+        except ProviderUnavailable:
+            self.provider_unreachable = True
+            return
+        self.provider_unreachable = False
+        refreshed = await self._session(touch=False)
+        if refreshed is not None and refreshed.claims != session.claims:
+            self._show(refreshed)
 
     @rx.event
     async def sign_in(self):

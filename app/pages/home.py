@@ -4,6 +4,7 @@ import reflex as rx
 
 from ..auth import AuthState
 from ..components import error_callout, loading, page_frame, sign_in_button, sign_out_button
+from .account import provider_check_panel, sessions_panel
 
 
 def user_card() -> rx.Component:
@@ -57,9 +58,48 @@ def claims_table() -> rx.Component:
     )
 
 
+def heartbeat() -> rx.Component:
+    """Ticks every second while signed in: a sign-out elsewhere shows here within two."""
+    return rx.moment(interval=1000, format="X", on_change=AuthState.heartbeat, display="none")
+
+
+def provider_unreachable() -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("cloud-off")),
+        rx.callout.text("Can't reach the sign-in service. You stay signed in; it will be retried."),
+        rx.button("Retry now", on_click=AuthState.heartbeat(""), size="1", variant="soft"),
+        color_scheme="amber",
+        role="alert",
+        width="100%",
+    )
+
+
+def signed_in() -> rx.Component:
+    return rx.vstack(
+        heartbeat(),
+        rx.cond(AuthState.provider_unreachable, provider_unreachable()),
+        user_card(),
+        provider_check_panel(),
+        rx.heading("ID token claims", size="4"),
+        claims_table(),
+        sessions_panel(),
+        spacing="4",
+        width="100%",
+    )
+
+
 def signed_out() -> rx.Component:
     return rx.card(
         rx.vstack(
+            rx.cond(
+                AuthState.notice != "",
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("info")),
+                    rx.callout.text(AuthState.notice_message),
+                    role="status",
+                    width="100%",
+                ),
+            ),
             rx.text("You are not signed in.", size="4", weight="medium"),
             rx.text(
                 "Sign in to see your profile and the claims of your ID token.",
@@ -80,7 +120,7 @@ def home() -> rx.Component:
             AuthState.loaded,
             rx.cond(
                 AuthState.signed_in,
-                rx.vstack(user_card(), rx.heading("ID token claims", size="4"), claims_table(), spacing="4", width="100%"),
+                signed_in(),
                 signed_out(),
             ),
             loading("Loading…"),

@@ -63,7 +63,7 @@ def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, scr
     sign_in_at_provider(page)
     screenshot(page, "2-provider-form")
 
-    claims = page.get_by_role("table")
+    claims = page.get_by_role("table").filter(has_text="email_verified")
     expect(claims).to_be_visible()
     expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
     expect(page.get_by_text("demo@example.com").first).to_be_visible()

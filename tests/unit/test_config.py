@@ -101,3 +101,20 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     values = read_environ()
     assert values["LOGTO_APP_ID"] == "from-environment"
     assert values["LOGTO_APP_SECRET"] == "file-secret"
+
+
+def test_session_lifetimes_default_and_parse():
+    cfg = config()
+    assert (cfg.session_max_age, cfg.session_idle_timeout) == (14 * 86400, 86400)
+    cfg = config(LOGTO_SESSION_MAX_AGE="7d", LOGTO_SESSION_IDLE_TIMEOUT="90")
+    assert (cfg.session_max_age, cfg.session_idle_timeout) == (7 * 86400, 90)
+    assert config(LOGTO_SESSION_IDLE_TIMEOUT="30m").session_idle_timeout == 1800
+    with pytest.raises(ConfigurationError, match="^LOGTO_SESSION_IDLE_TIMEOUT must be a positive duration"):
+        config(LOGTO_SESSION_IDLE_TIMEOUT="soon")
+
+
+def test_previous_cookie_secrets():
+    cfg = config(LOGTO_COOKIE_SECRET_PREVIOUS=f"{'a' * 32}, {'b' * 40}")
+    assert [s.reveal() for s in cfg.previous_cookie_secrets] == ["a" * 32, "b" * 40]
+    with pytest.raises(ConfigurationError, match="^LOGTO_COOKIE_SECRET_PREVIOUS must be at least 32"):
+        config(LOGTO_COOKIE_SECRET_PREVIOUS="short")

@@ -24,3 +24,13 @@ def test_tampered_blob_does_not_open():
     blob[-1] ^= 1
     with pytest.raises(SealError):
         sealer.open(bytes(blob), record="r")
+
+
+def test_rotation_opens_old_blobs_and_seals_new_ones_with_the_current_secret():
+    old = Sealer("old" * 11).seal({"t": 1}, record="r")
+    rotated = Sealer("new" * 11, previous=("old" * 11,))
+    assert rotated.open(old, record="r") == {"t": 1}
+    fresh = rotated.seal({"t": 2}, record="r")
+    assert Sealer("new" * 11).open(fresh, record="r") == {"t": 2}
+    with pytest.raises(SealError):
+        Sealer("old" * 11).open(fresh, record="r")

@@ -1,0 +1,109 @@
+"""AccountState: what a signed-in user can do with their sessions and tokens.
+
+Privileged handlers: each re-resolves the user from the session cookie first
+and refuses at once if it is gone, whatever this tab's state says.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import reflex as rx
+
+from .errors import ProviderUnavailable, SignInError
+from .lifecycle import SessionEnded
+from .runtime import get_flow
+from .sessions import Session
+from .state import AuthState
+from .user_agents import describe
+
+log = logging.getLogger("app.auth")
+
+MAX_HANDLE_LENGTH = 64
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class AccountState(AuthState):
+    """The user's sessions, and a live check of their access token with the provider."""
+
+    sessions: list[dict[str, str]] = []
+    """The user's live sessions: handle, device, signed in, last used, and whether it is this one."""
+    provider_check: str = ""
+    """The outcome of the last "Check with the provider"."""
+
+    async def _signed_in(self) -> Session | None:
+        session = await self._session()
+        if session is None:
+            self.sessions = []
+        return session
+
+    async def _list(self, current: Session) -> None:
+        self.sessions = [
+            {
+                "handle": session.handle,
+                "device": describe(session.user_agent),
+                "created": _when(session.created_at),
+                "last_used": _when(session.last_used_at),
+                "current": "yes" if session.key == current.key else "",
+            }
+            for session in await get_flow().sessions.list_for(current.sub)
+        ]
+
+    @rx.event
+    async def load_sessions(self):
+        """List the user's sessions (on page load and after a change)."""
+        current = await self._signed_in()
+        if current is not None:
+            await self._list(current)
+
+    @rx.event
+    async def end_session(self, handle: str):
+        """End one of this user's other sessions, by the handle the list showed."""
+        current = await self._signed_in()
+        if current is None or not isinstance(handle, str) or not 0 < len(handle) <= MAX_HANDLE_LENGTH:
+            return
+        if handle != current.handle:
+            await get_flow().lifecycle.end_by_handle(current, handle)
+        await self._list(current)
+
+    @rx.event
+    async def end_other_sessions(self):
+        """End every session of this user but this one."""
+        current = await self._signed_in()
+        if current is None:
+            return
+        ended = await get_flow().lifecycle.end_others(current)
+        log.debug("ended %d other session(s)", ended)
+        await self._list(current)
+
+    @rx.event
+    async def check_with_provider(self):
+        """Call the provider's userinfo endpoint with the user's access token (refreshed if due)."""
+        self.pending = "check"
+        yield
+        self.pending = ""
+        current = await self._signed_in()
+        if current is None:
+            return
+        flow = get_flow()
+        try:
+            tokens = await flow.lifecycle.fresh_tokens(current)
+            info = await flow.client.userinfo(tokens.access_token, expected_sub=current.sub)
+        except SessionEnded as ended:
+            self._show_signed_out(ended.reason)
+            return
+        except ProviderUnavailable:
+            self.provider_check = "The sign-in service can't be reached right now. Try again in a moment."
+            return
+        except SignInError as err:
+            log.warning("userinfo check failed: %s", err)
+            self.provider_check = "The sign-in service did not confirm your sign-in."
+            return
+        self.provider_check = (
+            f"Confirmed by the sign-in service at {datetime.now(timezone.utc).strftime('%H:%M:%S UTC')} "
+            f"({len(info)} claims in user info)."
+        )
