@@ -77,15 +77,3 @@ export class MemoryAdapter {
     grants.delete(grantId);
   }
 }
-
-/** Everything stored for one model, for the admin API's listings. */
-export function listModel(model) {
-  const prefix = `${model}:`;
-  const found = [];
-  for (const key of entries.keys()) {
-    if (!key.startsWith(prefix)) continue;
-    const payload = read(key);
-    if (payload) found.push(payload);
-  }
-  return found;
-}

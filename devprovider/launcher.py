@@ -166,9 +166,28 @@ def ensure_running(state_dir: Path, *, owner_pid: int | None = None) -> DevProvi
                     return known
         port = PREFERRED_PORT if _port_free(PREFERRED_PORT) else 0
         provider = start(state_dir, port=port, owner_pid=owner_pid)
-        record.write_text(json.dumps({"origin": provider.origin, "admin_token": provider.admin_token, "pid": provider.pid}))
-        record.chmod(0o600)
+        _write_private(record, {"origin": provider.origin, "admin_token": provider.admin_token, "pid": provider.pid})
         return provider
+
+
+def _write_private(path: Path, value: dict) -> None:
+    """Write JSON readable by this user only, from the first byte."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        json.dump(value, file)
+
+
+def _app_secrets(state_dir: Path) -> dict[str, str]:
+    """The development app's client and cookie secrets, made once (under the launch lock)."""
+    app_file = state_dir / "app.json"
+    with open(state_dir / "launch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not app_file.exists():
+            _write_private(app_file, {
+                "client_secret": secrets.token_urlsafe(32),
+                "cookie_secret": secrets.token_urlsafe(48),
+            })
+        return json.loads(app_file.read_text())
 
 
 def app_settings(
@@ -177,14 +196,7 @@ def app_settings(
     """Environment for the app to sign in against the development provider at `base_url`."""
     state_dir = state_dir or ROOT / ".state" / "dev-provider"
     provider = ensure_running(state_dir, owner_pid=owner_pid)
-    app_file = state_dir / "app.json"
-    if not app_file.exists():
-        app_file.write_text(json.dumps({
-            "client_secret": secrets.token_urlsafe(32),
-            "cookie_secret": secrets.token_urlsafe(48),
-        }))
-        app_file.chmod(0o600)
-    app = json.loads(app_file.read_text())
+    app = _app_secrets(state_dir)
     client_id = "reflex-dev-app"
     provider.put_client(
         client_id, app["client_secret"], base_url=base_url, backend_url=backend_url, client_name="Reflex sample app"

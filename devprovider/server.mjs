@@ -63,7 +63,7 @@ function putUser(username, { password, claims = {}, show_on_sign_in_page: show =
     throw new Error('a user needs a username and a password');
   }
   const sub = claims.sub || crypto.createHash('sha256').update(username).digest('hex').slice(0, 12);
-  users.set(username, { username, password, show, claims: { ...claims, sub } });
+  users.set(username, { username, password, show, claims: { ...claims, sub }, createdAt: Date.now() });
 }
 for (const user of JSON.parse(fs.readFileSync(args.users, 'utf8'))) putUser(user.username, user);
 const userBySub = (sub) => [...users.values()].find((user) => user.claims.sub === sub);
@@ -109,7 +109,7 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   claims: {
     openid: ['sub'],
-    profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'updated_at'],
+    profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
     email: ['email', 'email_verified'],
     phone: ['phone_number', 'phone_number_verified'],
   },
@@ -151,6 +151,9 @@ const provider = new Provider(issuer, {
       claims: async () => ({
         username: user.username,
         picture: `${origin}/avatar/${encodeURIComponent(user.username)}.svg`,
+        // Logto states these in milliseconds.
+        created_at: user.createdAt,
+        updated_at: user.createdAt,
         ...user.claims,
       }),
     };

@@ -27,12 +27,16 @@ def _no_env_file(monkeypatch):
 
 
 @pytest.fixture
-def registered_app(dev_provider):
-    """A fresh client at the provider for an app living at http://localhost:3999."""
+def registered_app(request, dev_provider):
+    """A fresh client at the provider for an app living at http://localhost:3999.
+
+    `@pytest.mark.client(access_token_ttl=4)` sets its metadata (token lifetimes).
+    """
+    marker = request.node.get_closest_marker("client")
     client_id = f"it-{secrets.token_hex(4)}"
     client_secret = secrets.token_urlsafe(32)
     base_url = "http://localhost:3999"
-    dev_provider.put_client(client_id, client_secret, base_url=base_url)
+    dev_provider.put_client(client_id, client_secret, base_url=base_url, **(marker.kwargs if marker else {}))
     return {
         "LOGTO_ENDPOINT": dev_provider.origin,
         "LOGTO_APP_ID": client_id,

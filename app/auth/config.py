@@ -81,6 +81,12 @@ class AuthConfig:
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
+    @property
+    def origin(self) -> str:
+        """The app's origin (scheme://host[:port]), as browsers send it in `Origin`."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AuthConfig:
         """Build the config from environment variables, naming any that is wrong.
@@ -176,6 +182,11 @@ def _base_url(value: str) -> str:
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"LOGTO_BASE_URL must not have a query or fragment, got {value!r}")
+    # Over plain HTTP the cookies can't be Secure or __Host-: only on this machine.
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"LOGTO_BASE_URL must use https:// (plain http is allowed for localhost only), got {value!r}"
+        )
     return value.rstrip("/")
 
 

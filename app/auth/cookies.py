@@ -11,7 +11,6 @@ from __future__ import annotations
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 
-from .config import SESSION_MAX_AGE
 from .transactions import TRANSACTION_TTL
 
 SESSION = "logto_session"
@@ -47,5 +46,4 @@ def read_cookie(cookie_header: str | None, base: str, *, secure: bool) -> str | 
     return cookie_parser(cookie_header).get(cookie_name(base, secure=secure)) or None
 
 
-SESSION_COOKIE_MAX_AGE = SESSION_MAX_AGE
 BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL

@@ -64,6 +64,7 @@ class SignInFlow:
             db, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
         )
         self.lifecycle = SessionLifecycle(client, self.sessions, db)
+        self._db = db
 
     @property
     def home_url(self) -> str:
@@ -137,12 +138,15 @@ class SignInFlow:
 
         A session the browser held before is ended: its cookie is about to be replaced.
         """
-        handoff = await self.handoffs.take("sign_in", handoff_id, binding)
-        if handoff is None:
-            return None
-        await self.sessions.delete(previous_session_id)
-        session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
+        with self._db.transaction():
+            handoff = await self.handoffs.take("sign_in", handoff_id, binding)
+            if handoff is None:
+                return None
+            replaced = await self.sessions.delete(previous_session_id, "replaced")
+            session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
         log.debug("session created")
+        if replaced and replaced.refresh_token:
+            await self.client.revoke(replaced.refresh_token)
         return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
 
     # -- session -------------------------------------------------------------
@@ -156,21 +160,21 @@ class SignInFlow:
         """End the session here and at the provider; return the signed-out route's URL."""
         tokens = await self.sessions.delete(session_id)
         if tokens is None or session_id is None:
-            return f"{self.backend_url}/auth/signed-out/none"
+            return f"{self.backend_url}/auth/signed-out"
         log.debug("session ended")
         if tokens.refresh_token:
             revoked = await self.client.revoke(tokens.refresh_token)
             log.debug("refresh token %s", "revoked" if revoked else "not revoked")
         try:
-            destination = await self.client.end_session_url(id_token=tokens.id_token) or self.home_url
+            destination = await self.client.end_session_url() or self.home_url
         except SignInError as err:
             log.warning("provider logout skipped: %s", err)
             destination = self.home_url
         handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
-        log.debug("sign-out: browser goes to %s", "the provider's end-session endpoint" if destination != self.home_url else "home")
+        log.debug("sign-out: browser goes to %s", "home" if destination == self.home_url else "the provider's end-session endpoint")
         return f"{self.backend_url}/auth/signed-out/{handoff_id}"
 
-    async def complete_sign_out(self, handoff_id: str, session_id: str | None) -> str:
+    async def complete_sign_out(self, handoff_id: str | None, session_id: str | None) -> str:
         """Where the browser goes once its cookie is cleared."""
-        handoff = await self.handoffs.take("sign_out", handoff_id, session_id)
+        handoff = await self.handoffs.take("sign_out", handoff_id, session_id) if handoff_id else None
         return handoff["url"] if handoff else self.home_url

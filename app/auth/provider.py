@@ -7,7 +7,8 @@ module orders the steps and turns every library or network failure into one
 of the errors in `errors.py`.
 
 One `AsyncOAuth2Client` serves every user, so only return values are used:
-`update_token` stays unset and `client.token` is never read.
+`update_token` stays unset, and after each token request the client's own
+`token` is emptied, so it never holds one user's tokens for the next request.
 """
 
 from __future__ import annotations
@@ -204,15 +205,12 @@ class OidcClient:
         """Redeem the authorization code and validate the ID token that comes back."""
         metadata = await self.metadata()
         try:
-            # A copy: Authlib keeps (and may later change) the dict it returns.
-            token = dict(
-                await self._http.fetch_token(
-                    metadata.token_endpoint,
-                    grant_type="authorization_code",
-                    code=code,
-                    code_verifier=code_verifier,
-                    redirect_uri=self.config.redirect_uri,
-                )
+            token = await self._token_request(
+                metadata.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+                redirect_uri=self.config.redirect_uri,
             )
         except OAuthError as err:
             raise TokenRequestFailed(f"token endpoint said {err.error}") from err
@@ -237,10 +235,8 @@ class OidcClient:
             raise RefreshRejected("the session has no refresh token")
         metadata = await self.metadata()
         try:
-            token = dict(
-                await self._http.fetch_token(
-                    metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token
-                )
+            token = await self._token_request(
+                metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token
             )
         except OAuthError as err:
             if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
@@ -323,17 +319,32 @@ class OidcClient:
             log.warning("refresh token revocation failed: %s", type(err).__name__)
             return False
 
-    async def end_session_url(self, *, id_token: str | None) -> str | None:
-        """RP-Initiated Logout 1.0: where to send the browser, or None if unsupported."""
+    async def end_session_url(self) -> str | None:
+        """RP-Initiated Logout 1.0: where to send the browser, or None if unsupported.
+
+        `client_id` names the app, so the provider can check
+        `post_logout_redirect_uri` against it. No `id_token_hint`: it would put
+        the ID token in a URL the browser keeps in its history (Logto's own
+        SDKs leave it out too).
+        """
         metadata = await self.metadata()
         if not metadata.end_session_endpoint:
             return None
-        params = {"client_id": self.config.client_id, "post_logout_redirect_uri": self.config.post_logout_redirect_uri}
-        if id_token:
-            params["id_token_hint"] = id_token
-        return add_params_to_uri(metadata.end_session_endpoint, params)
+        return add_params_to_uri(
+            metadata.end_session_endpoint,
+            {"client_id": self.config.client_id, "post_logout_redirect_uri": self.config.post_logout_redirect_uri},
+        )
 
     # -- plumbing -----------------------------------------------------------
+
+    async def _token_request(self, url: str, **params: str) -> dict[str, Any]:
+        """A token endpoint request; the response as a dict of our own."""
+        try:
+            return dict(await self._http.fetch_token(url, **params))
+        finally:
+            # Authlib keeps the last response on the shared client; drop it, so
+            # a request that forgot `withhold_token` fails instead of sending it.
+            self._http.token = {}
 
     async def _get_json(self, url: str) -> Any:
         try:

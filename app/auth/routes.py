@@ -1,17 +1,19 @@
 """Backend routes: the only places that set or clear the HttpOnly cookies.
 
-Each answers with a redirect, never a page, and never signs anyone out on its
-own: the signed-out route clears a cookie only once its session is gone.
+Each answers with a redirect, never a stack trace, and none signs anyone out
+on its own: the signed-out route clears a cookie only once its session is gone.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.formparsers import MultiPartException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -28,11 +30,29 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=_NO_STORE)
 
 
-async def start_sign_in(request: Request) -> RedirectResponse:
+def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Whatever breaks inside a browser-facing route, the browser lands on a page that says so."""
+
+    @functools.wraps(route)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await route(request)
+        except Exception:
+            log.exception("auth route %s failed", request.url.path)
+            return _redirect(get_flow().callback_error_url("default"))
+
+    return guarded
+
+
+def _cookie(request: Request, base: str) -> str | None:
+    return cookies.read_cookie(request.headers.get("cookie"), base, secure=get_flow().config.secure_cookies)
+
+
+@_failing_safely
+async def start_sign_in(request: Request) -> Response:
     flow = get_flow()
-    secure = flow.config.secure_cookies
     # Reuse the browser's binding, so two tabs signing in at once both finish.
-    binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
+    binding = _cookie(request, cookies.SIGN_IN_BINDING)
     if not binding or len(binding) != 43:
         binding = secrets.token_urlsafe(32)
     url = await flow.claim_sign_in(request.path_params["txn_id"], binding)
@@ -40,36 +60,38 @@ async def start_sign_in(request: Request) -> RedirectResponse:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     response = _redirect(url)
     cookies.set_cookie(
-        response, cookies.SIGN_IN_BINDING, binding, max_age=cookies.BINDING_COOKIE_MAX_AGE, secure=secure
+        response, cookies.SIGN_IN_BINDING, binding, max_age=cookies.BINDING_COOKIE_MAX_AGE,
+        secure=flow.config.secure_cookies,
     )
     return response
 
 
-async def complete_sign_in(request: Request) -> RedirectResponse:
+@_failing_safely
+async def complete_sign_in(request: Request) -> Response:
     flow = get_flow()
-    secure = flow.config.secure_cookies
-    binding = request.cookies.get(cookies.cookie_name(cookies.SIGN_IN_BINDING, secure=secure))
-    previous = request.cookies.get(cookies.cookie_name(cookies.SESSION, secure=secure))
     result = await flow.complete_sign_in(
-        request.path_params["handoff_id"], binding, previous, user_agent=request.headers.get("user-agent", "")
+        request.path_params["handoff_id"],
+        _cookie(request, cookies.SIGN_IN_BINDING),
+        _cookie(request, cookies.SESSION),
+        user_agent=request.headers.get("user-agent", ""),
     )
     if result is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     session_id, return_url = result
     response = _redirect(return_url)
     cookies.set_cookie(
-        response, cookies.SESSION, session_id, max_age=flow.sessions.max_age, secure=secure
+        response, cookies.SESSION, session_id, max_age=flow.sessions.max_age, secure=flow.config.secure_cookies
     )
     return response
 
 
-async def complete_sign_out(request: Request) -> RedirectResponse:
+@_failing_safely
+async def complete_sign_out(request: Request) -> Response:
     flow = get_flow()
-    secure = flow.config.secure_cookies
-    session_id = request.cookies.get(cookies.cookie_name(cookies.SESSION, secure=secure))
-    response = _redirect(await flow.complete_sign_out(request.path_params["handoff_id"], session_id))
+    session_id = _cookie(request, cookies.SESSION)
+    response = _redirect(await flow.complete_sign_out(request.path_params.get("handoff_id"), session_id))
     if await flow.current_session(session_id) is None:
-        cookies.clear_cookie(response, cookies.SESSION, secure=secure)
+        cookies.clear_cookie(response, cookies.SESSION, secure=flow.config.secure_cookies)
     return response
 
 
@@ -77,15 +99,15 @@ async def backchannel_logout(request: Request) -> Response:
     """OpenID Connect Back-Channel Logout 1.0: the provider ends sessions, server to server."""
     flow = get_flow()
     try:
-        form = await request.form(max_files=0, max_fields=10, max_part_size=32_768)
+        form = await request.form(max_files=0, max_fields=10)
         token = form.get("logout_token")
         await flow.lifecycle.backchannel_logout(token if isinstance(token, str) else "")
-    except InvalidLogoutToken as err:
+    except (InvalidLogoutToken, SignInError, MultiPartException, ValueError) as err:
         log.warning("back-channel logout refused: %s", err)
         return JSONResponse({"error": "invalid_request"}, status_code=400, headers=_NO_STORE)
-    except (SignInError, MultiPartException, ValueError) as err:
-        log.warning("back-channel logout failed: %s", err)
-        return JSONResponse({"error": "invalid_request"}, status_code=400, headers=_NO_STORE)
+    except Exception:
+        log.exception("back-channel logout failed")
+        return JSONResponse({"error": "server_error"}, status_code=400, headers=_NO_STORE)
     return Response(status_code=200, headers=_NO_STORE)
 
 
@@ -95,6 +117,7 @@ def auth_routes() -> Starlette:
         routes=[
             Route("/auth/sign-in/{txn_id}", start_sign_in, methods=["GET"]),
             Route("/auth/session/{handoff_id}", complete_sign_in, methods=["GET"]),
+            Route("/auth/signed-out", complete_sign_out, methods=["GET"]),
             Route("/auth/signed-out/{handoff_id}", complete_sign_out, methods=["GET"]),
             Route("/auth/backchannel-logout", backchannel_logout, methods=["POST"]),
         ]

@@ -34,15 +34,24 @@ def _navigate(url: str, *, replace: bool = False) -> rx.event.EventSpec:
     return rx.call_script(f"window.location.{method}({json.dumps(url)})")
 
 
+def readable_time(value: Any) -> str:
+    """A claim's time as a UTC date; "" if it isn't one. Logto's created_at/updated_at are milliseconds."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return ""
+    seconds = value / 1000 if value > 100_000_000_000 else value  # past year 5138 in seconds: milliseconds
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return ""
+
+
 def claim_rows(claims: dict[str, Any]) -> list[dict[str, str]]:
     """Every claim as key, value and (for times) a readable UTC date, sorted by key."""
     rows = []
     for key in sorted(claims):
         value = claims[key]
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        readable = ""
-        if key in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
-            readable = datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        readable = readable_time(value) if key in TIME_CLAIMS else ""
         rows.append({"key": key, "value": text, "readable": readable})
     return rows
 
@@ -86,9 +95,16 @@ class AuthState(rx.State):
         return notice_for(self.notice) if self.notice else ""
 
     def _cookie(self, name: str) -> str | None:
-        return cookies.read_cookie(
-            self.router.headers.cookie, name, secure=get_flow().config.secure_cookies
-        )
+        """A cookie of this tab's browser, if the tab is a page of this app.
+
+        SameSite=Lax lets a page of a sibling origin on the same site open a
+        websocket with the user's cookies; the Origin header it can't forge
+        tells it apart.
+        """
+        config = get_flow().config
+        if self.router.headers.origin != config.origin:
+            return None
+        return cookies.read_cookie(self.router.headers.cookie, name, secure=config.secure_cookies)
 
     def _show_signed_out(self, reason: str | None = None) -> None:
         self.signed_in = False
@@ -117,7 +133,13 @@ class AuthState(rx.State):
     @rx.event
     async def load_session(self):
         """on_load: find the session from the cookie, never from this tab's state."""
-        session = await self._session()
+        try:
+            session = await self._session()
+        except Exception:
+            log.exception("session lookup failed")
+            session = None
+            self._show_signed_out()
+            self.error_code = "default"
         if session is not None:
             self._show(session)
         self.pending = ""
@@ -152,8 +174,9 @@ class AuthState(rx.State):
         yield
         # The page the user is on is where they come back to; the flow keeps
         # only a same-origin path.
-        path = self.router.url.path
-        return_path = "/" if path.rstrip("/") == "/callback" else path
+        url = self.router.url
+        path = url.path
+        return_path = "/" if path.rstrip("/") == "/callback" else path + (f"?{url.query}" if url.query else "")
         try:
             url = await get_flow().start_sign_in(return_path)
         except SignInError as err:
@@ -210,6 +233,7 @@ class AuthState(rx.State):
             log.exception("sign-out failed")
             self.pending = ""
             self.error_code = "sign_out_failed"
+            await self._session()  # show what is true now: signed out if the session did end
             return
         # The button keeps spinning until the page leaves; the next page load shows signed out.
         yield _navigate(url)

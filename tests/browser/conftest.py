@@ -39,16 +39,22 @@ def app_settings(dev_provider, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_url(app_settings, tmp_path_factory):
+def app_server(app_settings, tmp_path_factory):
     """The app in production mode, one for the whole run."""
     log = ROOT / "test-output" / "app-prod.log"
     log.parent.mkdir(exist_ok=True)
+    log.write_text("")
     server = AppServer(app_settings["env"], app_settings["port"], log)
     try:
         server.wait_until_up()
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server.url
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,10 @@ BACKEND = "http://localhost:3999"
 
 
 @pytest.fixture
-async def app(registered_app, tmp_path):
-    config = AuthConfig.from_env({**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "sessions.sqlite3")})
+async def app(request, registered_app, tmp_path):
+    marker = request.node.get_closest_marker("app_env")
+    env = {**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "sessions.sqlite3"), **(marker.kwargs if marker else {})}
+    config = AuthConfig.from_env(env)
     runtime.configure(config, backend_url=BACKEND)
     # The app's backend routes, as the browser reaches them (cookies kept per host).
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BACKEND) as browser:
@@ -51,8 +53,11 @@ def path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def sign_in(app_browser, provider_browser, username="demo", password="demo-password"):
-    """Click Sign in, sign in at the provider, finish on /callback; return the home page's state."""
+async def sign_in(app_browser, provider_browser, username="demo", password="demo-password", responses=None):
+    """Click Sign in, sign in at the provider, finish on /callback; return the home page's state.
+
+    `responses`, if given, collects the session route's response.
+    """
     start = navigation(await run(auth_state("/").sign_in))
     response = await app_browser.get(start)
     assert response.status_code == 303
@@ -64,6 +69,8 @@ async def sign_in(app_browser, provider_browser, username="demo", password="demo
     assert callback.error_code == "", callback.error_message
     response = await app_browser.get(session_route)
     assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
+    if responses is not None:
+        responses.append(response)
 
     home = auth_state("/", cookie=cookie_header(app_browser))
     await run(home.load_session)
@@ -98,9 +105,10 @@ async def test_sign_out_ends_the_session_here_and_at_the_provider(app, dev_provi
 
     signed_out_route = navigation(await run(auth_state("/", cookie=cookie_header(app)).sign_out))
     response = await app.get(signed_out_route)
-    assert response.status_code == 303
+    assert response.status_code == 303 and response.headers["cache-control"] == "no-store"
     assert cookies.SESSION not in app.cookies  # cleared by the route
     assert dev_provider.counts()["/oidc/token/revocation"] == revocations + 1
+    assert "id_token_hint" not in response.headers["location"]  # no token in a URL
 
     landed = provider_browser.sign_out(response.headers["location"])
     assert landed == f"{BACKEND}/"

@@ -26,17 +26,27 @@ class AppServer:
         self.port = port
         self.url = f"http://localhost:{port}"
         self.log_path = log_path
+        self.env = env
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen:
         path = f"{ROOT / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"
-        self.process = subprocess.Popen(
-            ["reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port),
+        return subprocess.Popen(
+            ["reflex", "run", "--env", "prod", "--frontend-port", str(self.port), "--backend-port", str(self.port),
              "--backend-host", "127.0.0.1"],
             cwd=ROOT,
-            env={**os.environ, **env, "PATH": path, "REFLEX_TELEMETRY_ENABLED": "false"},
+            env={**os.environ, **self.env, "PATH": path, "REFLEX_TELEMETRY_ENABLED": "false"},
             stdin=subprocess.DEVNULL,
-            stdout=open(log_path, "w"),
+            stdout=open(self.log_path, "a"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends reflex and its workers
         )
+
+    def restart(self) -> None:
+        """Stop the whole app and start it again: nothing in its memory survives."""
+        self.stop()
+        self.process = self._start()
+        self.wait_until_up()
 
     def wait_until_up(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

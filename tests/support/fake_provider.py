@@ -43,6 +43,8 @@ class FakeProvider:
         self.token_response: Callable[[httpx.Request], httpx.Response] = self._good_token_response
         self.nonce: str | None = None
         self.claims: dict[str, Any] = {"name": "Ada", "email": "ada@example.com"}
+        self.expires_in = 3600
+        self.issued = 0  # token responses so far; numbers the tokens
 
     # -- building blocks ----------------------------------------------------
 
@@ -67,14 +69,18 @@ class FakeProvider:
         return jwt.encode(header, claims, signing_key, algorithms=[header["alg"]])
 
     def _good_token_response(self, request: httpx.Request) -> httpx.Response:
+        """Code exchange: the first tokens. Refresh: new (rotated) tokens and a new ID token."""
+        self.issued += 1
+        grant = form(request).get("grant_type")
+        first = grant == "authorization_code"
         return httpx.Response(
             200,
             json={
-                "access_token": "at-123",
-                "refresh_token": "rt-456",
-                "id_token": self.id_token(),
+                "access_token": "at-123" if first else f"at-{self.issued}",
+                "refresh_token": "rt-456" if first else f"rt-{self.issued}",
+                "id_token": self.id_token(**({} if first else {"nonce": None})),
                 "token_type": "Bearer",
-                "expires_in": 3600,
+                "expires_in": self.expires_in,
                 "scope": "openid offline_access profile email",
             },
         )

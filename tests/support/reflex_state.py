@@ -12,15 +12,19 @@ from reflex_base.event import EventSpec
 
 from app.auth.state import AuthState
 
-APP_ORIGIN = "https://app.example"
+def default_origin() -> str:
+    """The configured app's own origin: what a page of the app sends."""
+    from app.auth import runtime
+
+    return runtime._config.origin if runtime._config else "https://app.example"
 
 
-def auth_state(path: str = "/", *, cookie: str = "") -> AuthState:
-    """An AuthState for a tab on `path` (with query) whose websocket sent `cookie`."""
-    state = AuthState()
+def auth_state(path: str = "/", *, cookie: str = "", origin: str | None = None, state_class=AuthState) -> AuthState:
+    """A state for a tab on `path` (with query) whose websocket sent `cookie` from `origin`."""
+    state = state_class()
     state.router = RouterData.from_router_data(
         {
-            constants.RouteVar.HEADERS: {"origin": APP_ORIGIN, "cookie": cookie},
+            constants.RouteVar.HEADERS: {"origin": origin or default_origin(), "cookie": cookie},
             constants.RouteVar.ORIGIN: path,
             constants.RouteVar.PATH: path.split("?")[0],
         }

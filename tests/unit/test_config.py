@@ -118,3 +118,10 @@ def test_previous_cookie_secrets():
     assert [s.reveal() for s in cfg.previous_cookie_secrets] == ["a" * 32, "b" * 40]
     with pytest.raises(ConfigurationError, match="^LOGTO_COOKIE_SECRET_PREVIOUS must be at least 32"):
         config(LOGTO_COOKIE_SECRET_PREVIOUS="short")
+
+
+def test_base_url_over_plain_http_only_on_this_machine():
+    assert config(LOGTO_BASE_URL="http://localhost:3000").origin == "http://localhost:3000"
+    assert config(LOGTO_BASE_URL="https://app.example.com/").origin == "https://app.example.com"
+    with pytest.raises(ConfigurationError, match="^LOGTO_BASE_URL must use https://"):
+        config(LOGTO_BASE_URL="http://app.example.com")

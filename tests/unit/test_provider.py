@@ -130,15 +130,11 @@ async def test_unknown_kids_do_not_hammer_the_jwks_endpoint(op, client):
     assert op.count("/jwks") == 2  # the first load, and one re-fetch
 
 
-async def test_end_session_url(client):
-    url = await client.end_session_url(id_token="id.tok.en")
+async def test_end_session_url_names_the_app_and_no_token(client):
+    url = await client.end_session_url()
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert url.startswith("https://op.example/oidc/session/end?")
-    assert query == {
-        "client_id": "test-app",
-        "post_logout_redirect_uri": "https://app.example/",
-        "id_token_hint": "id.tok.en",
-    }
+    assert query == {"client_id": "test-app", "post_logout_redirect_uri": "https://app.example/"}
 
 
 async def test_revoke_sends_the_refresh_token(op, client):
@@ -155,3 +151,8 @@ async def test_revoke_failure_is_not_raised(op):
 
     oidc = OidcClient(make_config(op), transport=httpx.MockTransport(broken))
     assert await oidc.revoke("rt") is False
+
+
+async def test_shared_client_keeps_no_tokens_after_an_exchange(op, client):
+    await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
+    assert not client._http.token

@@ -60,3 +60,52 @@ async def test_database_keeps_neither_the_id_nor_the_tokens_in_clear(db, session
     raw = b"".join(v if isinstance(v, bytes) else str(v).encode() for row in db.execute("SELECT * FROM sessions") for v in row)
     for secret in (session_id, TOKENS.access_token, TOKENS.refresh_token, TOKENS.id_token):
         assert secret.encode() not in raw
+
+
+@pytest.fixture
+def timed(db):
+    return SessionStore(db, Sealer("k" * 32), max_age=1000, idle_timeout=100)
+
+
+async def test_idle_timeout_ends_the_session_and_says_why(timed):
+    session_id = await timed.create(TOKENS, now=NOW)
+    assert (await timed.lookup(session_id, now=NOW + 99)).session is not None
+    lookup = await timed.lookup(session_id, now=NOW + 99 + 100)
+    assert lookup.session is None and lookup.ended_reason == "idle"
+
+
+async def test_use_keeps_it_alive_but_a_page_check_does_not(timed):
+    session_id = await timed.create(TOKENS, now=NOW)
+    await timed.lookup(session_id, now=NOW + 90)  # a page load: counts as use
+    assert (await timed.lookup(session_id, now=NOW + 180, touch=False)).session is not None
+    await timed.lookup(session_id, now=NOW + 260, touch=False)  # only checks: no use since NOW + 90
+    assert (await timed.lookup(session_id, now=NOW + 270)).ended_reason == "idle"
+
+
+async def test_absolute_lifetime_ends_even_an_active_session(timed):
+    session_id = await timed.create(TOKENS, now=NOW)
+    for minute in range(1, 16):
+        assert (await timed.lookup(session_id, now=NOW + minute * 61)).session is not None
+    lookup = await timed.lookup(session_id, now=NOW + 1000)
+    assert lookup.session is None and lookup.ended_reason == "expired"
+
+
+async def test_user_sees_only_their_own_sessions(sessions):
+    mine = await sessions.create(TOKENS, user_agent="Firefox", now=NOW)
+    await sessions.create(TOKENS, user_agent="Chrome", now=NOW + 1)
+    other = TokenSet(**{**TOKENS.to_dict(), "claims": {"sub": "user-2"}})
+    await sessions.create(other, now=NOW)
+    listed = await sessions.list_for("user-1", now=NOW + 2)
+    assert [s.user_agent for s in listed] == ["Chrome", "Firefox"]
+    assert len({s.handle for s in listed}) == 2
+    assert all(mine not in repr(s) for s in listed)  # the list never carries a session id
+
+
+async def test_refresh_lease_is_exclusive_until_released_or_stale(sessions):
+    session_id = await sessions.create(TOKENS, now=NOW)
+    key = (await sessions.lookup(session_id, now=NOW)).session.key
+    assert await sessions.take_refresh_lease(key, now=NOW)
+    assert not await sessions.take_refresh_lease(key, now=NOW + 1)
+    assert await sessions.take_refresh_lease(key, now=NOW + 60)  # the holder died: it lapses
+    await sessions.release_refresh_lease(key)
+    assert await sessions.take_refresh_lease(key, now=NOW + 61)

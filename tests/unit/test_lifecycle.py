@@ -1,0 +1,142 @@
+"""Refresh, single-flight, and the ways a session ends, against a scripted provider."""
+
+import asyncio
+import dataclasses
+import time
+
+import httpx
+import pytest
+
+from app.auth.config import AuthConfig, Secret
+from app.auth.db import Database
+from app.auth.errors import ProviderUnavailable
+from app.auth.lifecycle import SessionEnded, SessionLifecycle
+from app.auth.provider import OidcClient
+from app.auth.sealing import Sealer
+from app.auth.sessions import SessionStore
+from tests.support.fake_provider import FakeProvider, form
+
+
+@pytest.fixture
+def op():
+    provider = FakeProvider()
+    provider.nonce = "n-1"
+    return provider
+
+
+@pytest.fixture
+async def parts(op):
+    config = AuthConfig(
+        issuer=op.issuer, client_id=op.client_id, client_secret=Secret("s"), base_url="https://app.example",
+        cookie_secret=Secret("c" * 32),
+    )
+    client = OidcClient(config, transport=op.transport())
+    db = Database(":memory:")
+    sessions = SessionStore(db, Sealer("c" * 32))
+    yield client, sessions, SessionLifecycle(client, sessions, db)
+    await client.aclose()
+    db.close()
+
+
+async def signed_in(op, parts, *, expires_in=3600):
+    client, sessions, lifecycle = parts
+    op.expires_in = expires_in
+    tokens = await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
+    session_id = await sessions.create(tokens)
+    return session_id, (await sessions.lookup(session_id)).session
+
+
+async def test_tokens_not_due_are_served_without_a_request(op, parts):
+    session_id, session = await signed_in(op, parts)
+    tokens = await parts[2].fresh_tokens(session)
+    assert tokens.access_token == "at-123"
+    assert op.count("/token") == 1  # the code exchange only
+
+
+async def test_due_tokens_are_refreshed_once_for_many_concurrent_callers(op, parts):
+    session_id, session = await signed_in(op, parts, expires_in=4)  # due after 3 s
+    session = await due(parts, session)
+    results = await asyncio.gather(*(parts[2].fresh_tokens(session) for _ in range(10)))
+    assert op.count("/token") == 2  # exchange + exactly one refresh
+    assert {t.access_token for t in results} == {"at-2"}
+    refresh = [r for r in op.requests if r.url.path.endswith("/token")][1]
+    assert form(refresh)["refresh_token"] == "rt-456"
+    # The rotated refresh token is what the store now holds.
+    assert (await parts[1].tokens(session.key)).refresh_token == "rt-2"
+
+
+async def test_refused_refresh_ends_the_session(op, parts):
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    op.token_response = lambda request: httpx.Response(400, json={"error": "invalid_grant"})
+    with pytest.raises(SessionEnded) as ended:
+        await parts[2].fresh_tokens(await due(parts, session))
+    assert ended.value.reason == "revoked"
+    lookup = await parts[1].lookup(session_id)
+    assert lookup.session is None and lookup.ended_reason == "revoked"
+
+
+async def test_refreshed_id_token_for_another_user_ends_the_session(op, parts):
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    op.claims = {**op.claims, "sub": "someone-else"}
+    with pytest.raises(SessionEnded):
+        await parts[2].fresh_tokens(await due(parts, session))
+    assert (await parts[1].lookup(session_id)).session is None
+
+
+async def test_refreshed_claims_replace_the_old_ones(op, parts):
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    op.claims = {**op.claims, "name": "Ada Lovelace"}
+    await parts[2].fresh_tokens(await due(parts, session))
+    assert (await parts[1].lookup(session_id)).session.claims["name"] == "Ada Lovelace"
+
+
+async def test_provider_down_keeps_a_still_valid_session(op, parts):
+    session_id, session = await signed_in(op, parts, expires_in=400)
+
+    def down(request):
+        raise httpx.ConnectError("refused")
+
+    op.token_response = down
+    tokens = await parts[2].fresh_tokens(await due(parts, session))
+    assert tokens.access_token == "at-123"  # not expired yet: keeps working
+    assert (await parts[1].lookup(session_id)).session is not None
+
+
+async def test_provider_down_after_expiry_says_so_and_loses_nothing(op, parts):
+    client, sessions, lifecycle = parts
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    session = await due(parts, session, expires_at=int(time.time()) - 1)
+    op.token_response = lambda request: httpx.Response(503, text="down for maintenance")
+    with pytest.raises(ProviderUnavailable):
+        await lifecycle.fresh_tokens(session)
+    # Back up: the same session refreshes and carries on.
+    op.token_response = op._good_token_response
+    tokens = await lifecycle.fresh_tokens(session)
+    assert tokens.access_token.startswith("at-")
+    assert (await sessions.lookup(session_id)).session is not None
+
+
+async def test_another_workers_lease_is_waited_for(op, parts):
+    client, sessions, lifecycle = parts
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    session = await due(parts, session)
+    assert await sessions.take_refresh_lease(session.key)  # "another worker" holds it
+    waiting = asyncio.create_task(lifecycle.fresh_tokens(session))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    refreshed = await client.refresh(await sessions.tokens(session.key))
+    await sessions.save_refreshed(session.key, refreshed)  # the other worker finishes
+    assert (await waiting).access_token == refreshed.access_token
+    assert op.count("/token") == 2
+
+
+def dataclasses_replace(value, **changes):
+    return dataclasses.replace(value, **changes)
+
+
+async def due(parts, session, **token_changes):
+    """Make the session's access token due for renewal, as time would."""
+    sessions = parts[1]
+    stored = await sessions.tokens(session.key)
+    await sessions.save_refreshed(session.key, dataclasses.replace(stored, refresh_at=0, **token_changes))
+    return dataclasses.replace(session, refresh_at=0)
