@@ -93,6 +93,10 @@ class DevProvider:
         """Make the given paths answer this many milliseconds late ({} for none)."""
         self._admin("PUT", "delays", delays)
 
+    def set_failures(self, failures: dict[str, int]) -> None:
+        """Make the given paths answer with this HTTP status ({} for none): an outage."""
+        self._admin("PUT", "failures", failures)
+
     def healthy(self) -> bool:
         try:
             response = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2)

@@ -76,8 +76,10 @@ const issuer = `${origin}/oidc`;
 
 // Counts per endpoint, so tests can assert how many token requests were made.
 const counts = {};
-// Artificial delays per path (ms), so tests can watch what a slow provider looks like.
+// Artificial delays per path (ms) and outages (HTTP status), so tests can
+// watch what a slow or broken provider looks like.
 const delays = {};
+const failures = {};
 
 const provider = new Provider(issuer, {
   adapter: MemoryAdapter,
@@ -244,11 +246,12 @@ async function admin(req, res, route) {
   if (!authorized(req)) return sendJson(res, 401, { error: 'admin token required' });
   const [kind, id] = route;
   if (req.method === 'GET' && kind === 'counts') return sendJson(res, 200, counts);
-  if (req.method === 'PUT' && kind === 'delays') {
+  if (req.method === 'PUT' && (kind === 'delays' || kind === 'failures')) {
+    const table = kind === 'delays' ? delays : failures;
     const wanted = JSON.parse(await readBody(req));
-    for (const key of Object.keys(delays)) delete delays[key];
-    Object.assign(delays, wanted);
-    return sendJson(res, 200, delays);
+    for (const key of Object.keys(table)) delete table[key];
+    Object.assign(table, wanted);
+    return sendJson(res, 200, table);
   }
   if (req.method === 'PUT' && kind === 'clients' && id) {
     const metadata = { ...JSON.parse(await readBody(req)), client_id: id };
@@ -270,6 +273,7 @@ server.on('request', async (req, res) => {
   const route = url.pathname.split('/').filter(Boolean);
   counts[url.pathname] = (counts[url.pathname] ?? 0) + 1;
   if (delays[url.pathname]) await new Promise((resolve) => setTimeout(resolve, delays[url.pathname]));
+  if (failures[url.pathname]) return send(res, failures[url.pathname], 'temporarily unavailable', 'text/plain');
   try {
     if (route[0] === 'oidc') {
       // Mounted under /oidc, as Logto's issuer is <endpoint>/oidc.

@@ -83,3 +83,26 @@ def test_ending_another_session_from_the_list(app_url, dev_provider, chromium, c
         expect(other.get_by_text("This session was ended from another device.")).to_be_visible(timeout=2_000)
     finally:
         other_context.close()
+
+
+def test_provider_outage_keeps_the_session_and_recovers(app_url, app_settings, dev_provider, context, screenshot):
+    env = app_settings["env"]
+    register = lambda **ttl: dev_provider.put_client(  # noqa: E731
+        env["LOGTO_APP_ID"], env["LOGTO_APP_SECRET"], base_url=env["LOGTO_BASE_URL"], client_name="Browser tests", **ttl
+    )
+    register(access_token_ttl=4)
+    try:
+        page = signed_in_page(context, app_url)
+        dev_provider.set_failures({"/oidc/token": 503})
+        # Once the access token has really expired, the page says so, and stays signed in.
+        outage = page.get_by_role("alert").filter(has_text="Can't reach the sign-in service")
+        expect(outage).to_be_visible(timeout=10_000)
+        expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+        screenshot(page, "outage")
+        dev_provider.set_failures({})
+        page.get_by_role("button", name="Retry now").click()
+        expect(outage).to_be_hidden(timeout=3_000)
+        expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    finally:
+        dev_provider.set_failures({})
+        register()

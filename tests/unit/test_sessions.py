@@ -109,3 +109,13 @@ async def test_refresh_lease_is_exclusive_until_released_or_stale(sessions):
     assert await sessions.take_refresh_lease(key, now=NOW + 60)  # the holder died: it lapses
     await sessions.release_refresh_lease(key)
     assert await sessions.take_refresh_lease(key, now=NOW + 61)
+
+
+async def test_sessions_sealed_with_a_previous_secret_still_open(db):
+    old = SessionStore(db, Sealer("old-secret" * 4))
+    session_id = await old.create(TOKENS, now=NOW)
+    rotated = SessionStore(db, Sealer("new-secret" * 4, previous=("old-secret" * 4,)))
+    session = (await rotated.lookup(session_id, now=NOW)).session
+    assert (await rotated.tokens(session.key)) == TOKENS
+    only_new = SessionStore(db, Sealer("new-secret" * 4))
+    assert await only_new.tokens(session.key) is None  # without the old secret: unreadable, not an error
