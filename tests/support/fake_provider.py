@@ -17,6 +17,21 @@ from joserfc.jwk import ECKey, KeySet
 
 ISSUER = "https://op.example/oidc"
 CLIENT_ID = "test-app"
+APP_URL = "https://app.example"
+
+
+def app_config(op: "FakeProvider", **changes: Any):
+    """The AuthConfig of an app at APP_URL that signs in with this fake provider."""
+    from app.auth.config import AuthConfig, Secret
+
+    return AuthConfig(
+        issuer=op.issuer,
+        client_id=op.client_id,
+        client_secret=Secret("client-secret"),
+        base_url=APP_URL,
+        cookie_secret=Secret("c" * 32),
+        **changes,
+    )
 
 
 class FakeProvider:

@@ -7,14 +7,13 @@ import time
 import httpx
 import pytest
 
-from app.auth.config import AuthConfig, Secret
 from app.auth.db import Database
 from app.auth.errors import ProviderUnavailable
 from app.auth.lifecycle import SessionEnded, SessionLifecycle
 from app.auth.provider import OidcClient
 from app.auth.sealing import Sealer
 from app.auth.sessions import SessionStore
-from tests.support.fake_provider import FakeProvider, form
+from tests.support.fake_provider import FakeProvider, app_config, form
 
 
 @pytest.fixture
@@ -26,11 +25,7 @@ def op():
 
 @pytest.fixture
 async def parts(op):
-    config = AuthConfig(
-        issuer=op.issuer, client_id=op.client_id, client_secret=Secret("s"), base_url="https://app.example",
-        cookie_secret=Secret("c" * 32),
-    )
-    client = OidcClient(config, transport=op.transport())
+    client = OidcClient(app_config(op), transport=op.transport())
     db = Database(":memory:")
     sessions = SessionStore(db, Sealer("c" * 32))
     yield client, sessions, SessionLifecycle(client, sessions, db)

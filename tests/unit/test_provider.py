@@ -6,20 +6,9 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
-from app.auth.config import AuthConfig, Secret
 from app.auth.errors import InvalidIdToken, InvalidProviderMetadata, ProviderUnavailable, TokenRequestFailed
 from app.auth.provider import OidcClient
-from tests.support.fake_provider import FakeProvider, form
-
-
-def make_config(op: FakeProvider) -> AuthConfig:
-    return AuthConfig(
-        issuer=op.issuer,
-        client_id=op.client_id,
-        client_secret=Secret("client-secret"),
-        base_url="https://app.example",
-        cookie_secret=Secret("c" * 32),
-    )
+from tests.support.fake_provider import FakeProvider, app_config, form
 
 
 @pytest.fixture
@@ -31,7 +20,7 @@ def op():
 
 @pytest.fixture
 async def client(op):
-    oidc = OidcClient(make_config(op), transport=op.transport())
+    oidc = OidcClient(app_config(op), transport=op.transport())
     yield oidc
     await oidc.aclose()
 
@@ -71,7 +60,7 @@ async def test_unreachable_provider_is_reported_as_such(op):
     def refuse(request):
         raise httpx.ConnectError("connection refused")
 
-    oidc = OidcClient(make_config(op), transport=httpx.MockTransport(refuse))
+    oidc = OidcClient(app_config(op), transport=httpx.MockTransport(refuse))
     with pytest.raises(ProviderUnavailable):
         await oidc.metadata()
 
@@ -149,7 +138,7 @@ async def test_revoke_failure_is_not_raised(op):
             raise httpx.ReadTimeout("slow")
         return op.handle(request)
 
-    oidc = OidcClient(make_config(op), transport=httpx.MockTransport(broken))
+    oidc = OidcClient(app_config(op), transport=httpx.MockTransport(broken))
     assert await oidc.revoke("rt") is False
 
 

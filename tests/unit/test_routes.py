@@ -5,10 +5,9 @@ import pytest
 from joserfc.jwk import ECKey
 
 from app.auth import runtime
-from app.auth.config import AuthConfig, Secret
 from app.auth.provider import TokenSet
 from app.auth.routes import auth_routes
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, app_config
 from tests.unit.test_logout_token import logout_token
 
 
@@ -19,10 +18,7 @@ def op():
 
 @pytest.fixture
 async def app(op, tmp_path):
-    config = AuthConfig(
-        issuer=op.issuer, client_id=op.client_id, client_secret=Secret("s"), base_url="https://app.example",
-        cookie_secret=Secret("c" * 32), session_db=str(tmp_path / "s.sqlite3"),
-    )
+    config = app_config(op, session_db=str(tmp_path / "s.sqlite3"))
     runtime.configure(config, backend_url="https://app.example", transport=op.transport())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url="https://app.example") as client:
         yield client

@@ -2,7 +2,6 @@ import time
 
 import pytest
 
-from app.auth.db import Database
 from app.auth.provider import TokenSet
 from app.auth.sealing import Sealer
 from app.auth.sessions import SessionStore, looks_like_session_id
@@ -16,13 +15,6 @@ TOKENS = TokenSet(
     expires_at=int(NOW) + 3600,
     scope="openid",
 )
-
-
-@pytest.fixture
-def db():
-    database = Database(":memory:")
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ import urllib.parse
 import pytest
 
 from app.auth import runtime
-from app.auth.config import AuthConfig, Secret
 from app.auth.db import Database
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 
 BACKEND = "https://app.example"
@@ -20,14 +19,7 @@ def op():
 
 @pytest.fixture
 def flow(op, tmp_path):
-    config = AuthConfig(
-        issuer=op.issuer,
-        client_id=op.client_id,
-        client_secret=Secret("client-secret"),
-        base_url="https://app.example",
-        cookie_secret=Secret("c" * 32),
-        session_db=str(tmp_path / "sessions.sqlite3"),
-    )
+    config = app_config(op, session_db=str(tmp_path / "sessions.sqlite3"))
     runtime.configure(config, backend_url=BACKEND, transport=op.transport())
     yield runtime.get_flow()
     runtime._flow = None

@@ -2,7 +2,6 @@ import time
 
 import pytest
 
-from app.auth.db import Database
 from app.auth.errors import InvalidTransaction
 from app.auth.sealing import Sealer
 from app.auth.transactions import (
@@ -14,13 +13,6 @@ from app.auth.transactions import (
 )
 
 NOW = time.time()
-
-
-@pytest.fixture
-def db():
-    database = Database(":memory:")
-    yield database
-    database.close()
 
 
 @pytest.fixture
