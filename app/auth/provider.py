@@ -50,6 +50,7 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # seconds
 METADATA_TTL = 60 * 60  # 1 hour, in seconds
 JWKS_REFETCH_INTERVAL = 30  # seconds between key set re-fetches for unknown kids
 REVOCATION_TIMEOUT = 3.0  # seconds: revocation is best effort, never a wait for the user
+MAX_RESPONSE_BYTES = 1024 * 1024  # 1 MiB: no honest discovery, key set or token response is near it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +138,7 @@ class OidcClient:
             follow_redirects=False,
         )
         for hook in ("access_token_response", "refresh_token_response"):
-            self._http.register_compliance_hook(hook, _raise_for_server_error)
+            self._http.register_compliance_hook(hook, _check_token_response)
         self._metadata: ProviderMetadata | None = None
         self._metadata_expires = 0.0
         self._metadata_lock = asyncio.Lock()
@@ -275,6 +276,8 @@ class OidcClient:
             raise ProviderUnavailable(f"userinfo: HTTP {response.status_code}")
         if response.status_code == 401:
             raise RefreshRejected("userinfo refused the access token")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise TokenRequestFailed(f"userinfo of {len(response.content)} bytes")
         try:
             info = response.json()
         except ValueError as err:
@@ -355,16 +358,20 @@ class OidcClient:
             raise ProviderUnavailable(f"GET {url}: HTTP {response.status_code}")
         if response.status_code != 200:
             raise InvalidProviderMetadata(f"GET {url}: HTTP {response.status_code}")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise InvalidProviderMetadata(f"GET {url}: {len(response.content)} bytes")
         try:
             return response.json()
         except ValueError as err:
             raise InvalidProviderMetadata(f"GET {url}: not JSON") from err
 
 
-def _raise_for_server_error(response: httpx.Response) -> httpx.Response:
-    """A token endpoint answering 5xx is down, whatever its body says."""
+def _check_token_response(response: httpx.Response) -> httpx.Response:
+    """A token endpoint answering 5xx is down, whatever its body says; one answering megabytes is broken."""
     if response.status_code >= 500:
         raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        raise TokenRequestFailed(f"token response of {len(response.content)} bytes")
     return response
 
 

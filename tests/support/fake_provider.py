@@ -60,10 +60,17 @@ class FakeProvider:
         self.claims: dict[str, Any] = {"name": "Ada", "email": "ada@example.com"}
         self.expires_in = 3600
         self.issued = 0  # token responses so far; numbers the tokens
+        # Replace to serve another key set (None: the one key above), or another userinfo.
+        self.jwks_document: dict[str, Any] | None = None
+        self.userinfo: Callable[[httpx.Request], httpx.Response] = lambda request: httpx.Response(
+            200, json={"sub": "user-1", **self.claims}
+        )
 
     # -- building blocks ----------------------------------------------------
 
     def jwks(self) -> dict[str, Any]:
+        if self.jwks_document is not None:
+            return self.jwks_document
         return KeySet([self.key]).as_dict(private=False)
 
     def id_token(self, *, key: ECKey | None = None, header: dict[str, Any] | None = None, **overrides: Any) -> str:
@@ -117,6 +124,8 @@ class FakeProvider:
             return self.token_response(request)
         if path == "/token/revocation":
             return httpx.Response(200)
+        if path == "/me":
+            return self.userinfo(request)
         return httpx.Response(404, json={"error": "not_found"})
 
     def transport(self) -> httpx.MockTransport:

@@ -1,0 +1,43 @@
+"""Who may call each public event handler: every handler of the app, declared.
+
+A Reflex event handler is a public endpoint: any browser can call any of them
+with any arguments. A test lists every handler the app has and fails when one
+appears here without a rule, so a new handler is a decision, not an accident.
+
+- ANYONE: safe for any caller; trusts no argument and no state var, and shows
+  only what the caller's own cookie entitles it to.
+- SESSION: privileged; re-resolves the user from the session cookie first and
+  does nothing (showing signed out) without a live session.
+- FRAMEWORK: Reflex's own (hydration, setvar); no app logic behind them.
+"""
+
+ANYONE = "anyone"
+SESSION = "session"
+FRAMEWORK = "framework"
+
+HANDLER_ACCESS: dict[str, str] = {
+    "AuthState.load_session": ANYONE,
+    "AuthState.heartbeat": ANYONE,
+    "AuthState.sign_in": ANYONE,
+    "AuthState.finish_sign_in": ANYONE,
+    "AuthState.sign_out": ANYONE,  # ends only the caller's own session, if any
+    "AccountState.load_sessions": SESSION,
+    "AccountState.end_session": SESSION,
+    "AccountState.end_other_sessions": SESSION,
+    "AccountState.check_with_provider": SESSION,
+    # setvar can only call setters, and no state of the app defines one.
+    "AuthState.setvar": FRAMEWORK,
+    "AccountState.setvar": FRAMEWORK,
+    "State.hydrate": FRAMEWORK,
+    "State.hydrate_and_load": FRAMEWORK,
+    "State.set_is_hydrated": FRAMEWORK,
+    "State.setvar": FRAMEWORK,
+    "OnLoadInternalState.on_load_internal": FRAMEWORK,
+    "OnLoadInternalState.set_is_hydrated": FRAMEWORK,
+    "OnLoadInternalState.setvar": FRAMEWORK,
+    "UpdateVarsInternalState.update_vars_internal": FRAMEWORK,
+    "UpdateVarsInternalState.setvar": FRAMEWORK,
+    "FrontendEventExceptionState.handle_frontend_exception": FRAMEWORK,
+    "FrontendEventExceptionState.setvar": FRAMEWORK,
+    "SharedStateBaseInternal.setvar": FRAMEWORK,
+}

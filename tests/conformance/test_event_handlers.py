@@ -1,0 +1,87 @@
+"""Every public event handler: declared, and harmless with forged or fuzzed input."""
+
+from __future__ import annotations
+
+import pytest
+import reflex as rx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import app.app  # noqa: F401  (registers every page and state of the app)
+from app.auth.access import ANYONE, FRAMEWORK, HANDLER_ACCESS, SESSION
+from app.auth.account_state import AccountState
+from app.auth.state import AuthState
+from tests.support.fake_provider import FakeProvider
+from tests.support.reflex_state import auth_state, run
+from tests.support.relying_party import RelyingParty
+
+
+def all_states(cls=rx.State):
+    yield cls
+    for sub in cls.get_substates():
+        yield from all_states(sub)
+
+
+def test_every_event_handler_has_a_declared_access_rule():
+    handlers = {f"{cls.__name__}.{name}" for cls in all_states() for name in cls.event_handlers}
+    assert handlers == set(HANDLER_ACCESS), (
+        f"undeclared: {sorted(handlers - set(HANDLER_ACCESS))}; stale: {sorted(set(HANDLER_ACCESS) - handlers)}"
+    )
+    assert set(HANDLER_ACCESS.values()) <= {ANYONE, SESSION, FRAMEWORK}
+
+
+def test_no_state_of_the_app_offers_a_setter_to_setvar():
+    for cls in (AuthState, AccountState):
+        assert not [name for name in dir(cls) if name.startswith("set_") and name != "set_is_hydrated"]
+
+
+@pytest.fixture
+def op():
+    return FakeProvider()
+
+
+@pytest.fixture
+async def rp(op, tmp_path):
+    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
+    yield party
+    await party.close()
+
+
+@pytest.mark.parametrize("name", [n.split(".")[1] for n, rule in HANDLER_ACCESS.items() if rule == SESSION])
+@pytest.mark.parametrize("cookie", ["", "__Host-logto_session=" + "A" * 43, "__Host-logto_session=forged"])
+async def test_privileged_handlers_refuse_without_a_session(rp, op, name, cookie):
+    await rp.sign_in()  # someone else's live session exists
+    sessions_before = rp.count("sessions")
+    page = auth_state("/", cookie=cookie, state_class=AccountState)
+    page.signed_in = True  # a tab that believes (or claims) it is signed in
+    requests = len(op.requests)
+    handler = getattr(page, name)
+    await run(lambda: handler("some-handle") if name == "end_session" else handler())
+    assert not page.signed_in and page.sessions == [] and page.provider_check == ""
+    assert rp.count("sessions") == sessions_before
+    assert rp.exchange_requests(requests) == []
+
+
+hostile = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=200) | st.binary(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+) | st.just("x" * 1_000_000) | st.just("\u0000\ud7ff\U0010ffff")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=hostile)
+async def test_handlers_with_arguments_take_anything_without_harm(rp, op, value):
+    if not rp.browser.cookies:
+        await rp.sign_in()
+    cookie = rp.cookie_header()
+    account = auth_state("/", cookie=cookie, state_class=AccountState)
+    await run(account.load_session)
+    await run(account.load_sessions)
+    sessions = rp.count("sessions")
+    await run(lambda: account.end_session(value))
+    await run(lambda: account.heartbeat(value))
+    assert account.signed_in and rp.count("sessions") == sessions  # nothing ended by a forged handle
+    with pytest.raises((AttributeError, TypeError, ValueError)):
+        AuthState.setvar.fn(account, value, True) if isinstance(value, str) else AuthState.setvar.fn(account, "signed_in", value)
+    assert account.signed_in is True  # unchanged: no setter to reach
