@@ -18,6 +18,7 @@ FRAMEWORK = "framework"
 HANDLER_ACCESS: dict[str, str] = {
     "AuthState.load_session": ANYONE,
     "AuthState.heartbeat": ANYONE,
+    "AuthState.retry_refresh": ANYONE,  # the caller's own session only
     "AuthState.sign_in": ANYONE,
     "AuthState.finish_sign_in": ANYONE,
     "AuthState.sign_out": ANYONE,  # ends only the caller's own session, if any

@@ -85,7 +85,12 @@ class AccountState(AuthState):
         """Call the provider's userinfo endpoint with the user's access token (refreshed if due)."""
         self.pending = "check"
         yield
-        self.pending = ""
+        try:
+            await self._check_with_provider()
+        finally:
+            self.pending = ""
+
+    async def _check_with_provider(self) -> None:
         current = await self._signed_in()
         if current is None:
             return

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at        REAL NOT NULL,
     last_used_at      REAL NOT NULL,
     expires_at        REAL NOT NULL,        -- the absolute end
-    refresh_lease     REAL NOT NULL DEFAULT 0  -- a refresh under way holds the session until then
+    refresh_lease     REAL NOT NULL DEFAULT 0,  -- no other refresh before then (one under way, or a retry wait)
+    refresh_owner     TEXT                  -- who holds the lease: a refresh under way, or NULL for a wait
 );
 CREATE TABLE IF NOT EXISTS ended_sessions (
     id          TEXT PRIMARY KEY,          -- as sessions.id
@@ -62,7 +63,7 @@ CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
 CREATE INDEX IF NOT EXISTS ended_sessions_expiry ON ended_sessions (expires_at);
 CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PURGE_INTERVAL = 60  # seconds
 TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
 
@@ -104,7 +105,12 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Statements that stand or fall together."""
+        """Statements that stand or fall together.
+
+        The connection is shared by every coroutine of the process: nothing
+        inside may suspend (the stores' methods never do, though they are async
+        so that a networked store can take their place).
+        """
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -151,9 +151,6 @@ class SignInFlow:
 
     # -- session -------------------------------------------------------------
 
-    async def current_session(self, session_id: str | None) -> Session | None:
-        return await self.sessions.get(session_id)
-
     # -- sign-out ------------------------------------------------------------
 
     async def sign_out(self, session_id: str | None) -> str:

@@ -1,27 +1,34 @@
 """A session's life after sign-in: fresh tokens, and every way it can end.
 
 Refresh is single-flight per session, across tabs, handlers and worker
-processes: an in-process lock, then a lease in the session's row. The
-rotated refresh token is written in the same statement that releases the
-lease, so nobody ever uses a refresh token the provider has already replaced.
+processes: an in-process lock, then a lease in the session's row with an
+owner. Under the lease the tokens are read again (another worker may have
+just refreshed), the provider is asked once, and the new tokens, rotated
+refresh token included, are stored by the same statement that gives the
+lease back. That write is shielded from cancellation: once the provider has
+rotated the refresh token, the new one is stored or revoked, never lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import weakref
 
 from .db import Database
 from .errors import InvalidIdToken, InvalidLogoutToken, ProviderUnavailable, RefreshRejected, SignInError
+from .id_token import UnknownSigningKey
 from .logout_token import UnknownLogoutKey, validate_logout_token
 from .provider import OidcClient, TokenSet
-from .sessions import REFRESH_LEASE, Lookup, Session, SessionStore
+from .sessions import REFRESH_LEASE, Session, SessionStore
 
 log = logging.getLogger("app.auth")
 
 LEASE_POLL = 0.05  # seconds between looks at another worker's refresh
+REFRESH_TIMEOUT = REFRESH_LEASE - 3  # seconds: a refresh ends well before its lease lapses
+RETRY_AFTER = 5  # seconds between refresh attempts while the provider fails
 
 
 class SessionEnded(Exception):
@@ -39,62 +46,87 @@ class SessionLifecycle:
         self._db = db
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def lookup(self, session_id: str | None, *, touch: bool = True) -> Lookup:
-        return await self.sessions.lookup(session_id, touch=touch)
-
     # -- tokens -------------------------------------------------------------
+
+    async def keep_fresh(self, session: Session) -> bool:
+        """Renew the tokens if they are due; whether they were. Costs nothing when not due."""
+        if not _due(session.refresh_at):
+            return False
+        await self.fresh_tokens(session)
+        return True
 
     async def fresh_tokens(self, session: Session) -> TokenSet:
         """The session's tokens, with an access token that is not yet due for renewal.
 
         Raises:
-            SessionEnded: the provider refused the refresh token; the session is ended.
+            SessionEnded: the session is over (the provider refused the refresh token,
+                or it was ended meanwhile).
             ProviderUnavailable: a refresh was due, the provider is down, and the
                 access token has expired (while it is still valid, it is returned).
         """
         if not _due(session.refresh_at):
-            tokens = await self.sessions.tokens(session.key)
-            if tokens is None:
-                raise SessionEnded("signed_out")
-            return tokens
+            return await self._stored(session.key)
         lock = self._locks.get(session.key)
         if lock is None:
             lock = self._locks.setdefault(session.key, asyncio.Lock())
         async with lock:
             return await self._refresh_once(session.key)
 
+    async def _stored(self, key: str) -> TokenSet:
+        tokens = await self.sessions.tokens(key)
+        if tokens is None:
+            raise SessionEnded(await self.sessions.ended_reason(key) or "signed_out")
+        return tokens
+
     async def _refresh_once(self, key: str) -> TokenSet:
         deadline = time.monotonic() + REFRESH_LEASE + 1
+        owner = secrets.token_hex(8)
         while True:
-            tokens = await self.sessions.tokens(key)
-            if tokens is None:
-                raise SessionEnded(await self._ended_reason(key))
+            tokens = await self._stored(key)
             if not _due(tokens.refresh_at):
                 return tokens  # another tab or worker refreshed it meanwhile
-            if await self.sessions.take_refresh_lease(key):
+            if await self.sessions.take_refresh_lease(key, owner):
+                tokens = await self._stored(key)  # read again: a save may have landed just before the lease
+                if not _due(tokens.refresh_at):
+                    await self.sessions.release_refresh_lease(key, owner)
+                    return tokens
                 break
-            if time.monotonic() > deadline:
-                raise ProviderUnavailable("another worker's refresh did not finish")
+            still_valid = tokens.expires_at is not None and tokens.expires_at > time.time()
+            if still_valid:
+                return tokens  # a refresh is under way elsewhere; this access token still works
+            if await self.sessions.lease_is_a_wait(key) or time.monotonic() > deadline:
+                raise ProviderUnavailable("the access token has expired and the provider is not answering")
             await asyncio.sleep(LEASE_POLL)
+        return await asyncio.shield(self._refresh_under_lease(key, owner, tokens))
+
+    async def _refresh_under_lease(self, key: str, owner: str, tokens: TokenSet) -> TokenSet:
         try:
-            refreshed = await self.client.refresh(tokens)
+            refreshed = await asyncio.wait_for(self.client.refresh(tokens), REFRESH_TIMEOUT)
+        except UnknownSigningKey as err:  # a new key we may not fetch yet: the provider's moment, not the user's
+            return await self._refresh_failed(key, owner, tokens, err)
         except (RefreshRejected, InvalidIdToken) as err:
             log.info("refresh refused, session ended: %s", err)
             await self.sessions.end(key, "revoked")
             raise SessionEnded("revoked") from err
-        except SignInError as err:
-            await self.sessions.release_refresh_lease(key)
-            if tokens.expires_at is not None and tokens.expires_at > time.time():
-                log.warning("refresh failed (%s); the access token is still valid", err.code)
-                return tokens
-            raise ProviderUnavailable(f"refresh failed and the access token has expired: {err}") from err
-        await self.sessions.save_refreshed(key, refreshed)
-        log.debug("tokens refreshed")
-        return refreshed
+        except (SignInError, asyncio.TimeoutError) as err:
+            return await self._refresh_failed(key, owner, tokens, err)
+        except BaseException:
+            await self.sessions.release_refresh_lease(key, owner)
+            raise
+        if await self.sessions.save_refreshed(key, owner, refreshed):
+            log.debug("tokens refreshed")
+            return refreshed
+        # The session ended while the provider answered: its new grant must not outlive it.
+        if refreshed.refresh_token:
+            await self.client.revoke(refreshed.refresh_token)
+        return await self._stored(key)
 
-    async def _ended_reason(self, key: str) -> str:
-        row = self._db.execute("SELECT reason FROM ended_sessions WHERE id = ?", (key,)).fetchone()
-        return row[0] if row else "signed_out"
+    async def _refresh_failed(self, key: str, owner: str, tokens: TokenSet, err: BaseException) -> TokenSet:
+        await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
+        if tokens.expires_at is not None and tokens.expires_at > time.time():
+            log.warning("refresh failed (%s); the access token is still valid", type(err).__name__)
+            return tokens
+        raise ProviderUnavailable(f"refresh failed and the access token has expired: {err}") from err
 
     # -- ending sessions -----------------------------------------------------
 
@@ -134,15 +166,17 @@ class SessionLifecycle:
         except UnknownLogoutKey:
             request = validate_logout_token(logout_token, await self.client.keys(refresh=True), **check)
         now = time.time()
-        self._db.execute("DELETE FROM logout_tokens WHERE expires_at <= ?", (now,))
-        inserted = self._db.execute(
-            "INSERT OR IGNORE INTO logout_tokens (jti, expires_at) VALUES (?, ?)", (request.jti, request.expires_at)
-        )
-        if inserted.rowcount != 1:
-            raise InvalidLogoutToken("this logout token was already used")
-        keys = await self.sessions.keys_where(sub=request.sub, sid=request.sid)
-        for key in keys:
-            await self.sessions.end(key, "provider_logout")
+        # The token is spent only if its sessions end, and its sessions end only once.
+        with self._db.transaction():
+            self._db.execute("DELETE FROM logout_tokens WHERE expires_at <= ?", (now,))
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO logout_tokens (jti, expires_at) VALUES (?, ?)", (request.jti, request.expires_at)
+            )
+            if inserted.rowcount != 1:
+                raise InvalidLogoutToken("this logout token was already used")
+            keys = await self.sessions.keys_where(sub=request.sub, sid=request.sid)
+            for key in keys:
+                await self.sessions.end(key, "provider_logout", now=now)
         log.debug("back-channel logout ended %d session(s)", len(keys))
         return len(keys)
 

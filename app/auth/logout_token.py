@@ -66,8 +66,8 @@ def validate_logout_token(
     if not isinstance(iat, (int, float)) or isinstance(iat, bool) or iat > now + LEEWAY or iat < now - MAX_AGE:
         raise InvalidLogoutToken("iat missing, in the future, or too old")
     exp = claims.get("exp")
-    if exp is not None and (not isinstance(exp, (int, float)) or exp < now - LEEWAY):
-        raise InvalidLogoutToken("exp")
+    if not isinstance(exp, (int, float)) or isinstance(exp, bool) or exp < now - LEEWAY:
+        raise InvalidLogoutToken("exp missing or past")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidLogoutToken("jti missing")

@@ -29,6 +29,7 @@ NOTICES: dict[str, str] = {
     "revoked": "Your sign-in was ended at the sign-in service. Please sign in again.",
     "provider_logout": "You signed out at the sign-in service.",
     "ended_elsewhere": "This session was ended from another device.",
+    "replaced": "You signed in again in another tab.",
 }
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import urllib.parse
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -90,7 +90,7 @@ async def complete_sign_out(request: Request) -> Response:
     flow = get_flow()
     session_id = _cookie(request, cookies.SESSION)
     response = _redirect(await flow.complete_sign_out(request.path_params.get("handoff_id"), session_id))
-    if await flow.current_session(session_id) is None:
+    if (await flow.sessions.lookup(session_id, touch=False)).session is None:
         cookies.clear_cookie(response, cookies.SESSION, secure=flow.config.secure_cookies)
     return response
 
@@ -99,16 +99,33 @@ async def backchannel_logout(request: Request) -> Response:
     """OpenID Connect Back-Channel Logout 1.0: the provider ends sessions, server to server."""
     flow = get_flow()
     try:
-        form = await request.form(max_files=0, max_fields=10)
-        token = form.get("logout_token")
-        await flow.lifecycle.backchannel_logout(token if isinstance(token, str) else "")
-    except (InvalidLogoutToken, SignInError, MultiPartException, ValueError) as err:
+        token = await _logout_token(request)
+        await flow.lifecycle.backchannel_logout(token)
+    except (InvalidLogoutToken, SignInError, ValueError) as err:
         log.warning("back-channel logout refused: %s", err)
         return JSONResponse({"error": "invalid_request"}, status_code=400, headers=_NO_STORE)
     except Exception:
         log.exception("back-channel logout failed")
         return JSONResponse({"error": "server_error"}, status_code=400, headers=_NO_STORE)
     return Response(status_code=200, headers=_NO_STORE)
+
+
+MAX_LOGOUT_REQUEST_BYTES = 64 * 1024
+
+
+async def _logout_token(request: Request) -> str:
+    """The `logout_token` of a form-encoded body of at most 64 KiB (Back-Channel Logout 1.0, 2.5)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise InvalidLogoutToken("not a form-encoded request")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_LOGOUT_REQUEST_BYTES:
+            raise InvalidLogoutToken("request too large")
+    values = [v for k, v in urllib.parse.parse_qsl(body.decode("utf-8", "replace")) if k == "logout_token"]
+    if len(values) != 1:
+        raise InvalidLogoutToken("expected exactly one logout_token")
+    return values[0]
 
 
 def auth_routes() -> Starlette:

@@ -20,7 +20,7 @@ from .provider import TokenSet
 from .sealing import SealError, Sealer
 
 SESSION_ID_BYTES = 32
-TOUCH_INTERVAL = 60  # seconds: last use is written at most this often per session
+TOUCH_INTERVAL = 60  # seconds: last use is written at most this often per session (less for short idle timeouts)
 ENDED_REASON_TTL = 60 * 60  # 1 hour, in seconds
 REFRESH_LEASE = 15  # seconds a refresh may hold a session before another worker may try
 
@@ -74,6 +74,7 @@ class SessionStore:
         self._sealer = sealer
         self.max_age = max_age
         self.idle_timeout = idle_timeout
+        self.touch_interval = min(TOUCH_INTERVAL, max(1, idle_timeout // 10))
 
     async def create(self, tokens: TokenSet, *, user_agent: str = "", now: float | None = None) -> str:
         """Store a new session and return its id, newly random at every sign-in."""
@@ -88,7 +89,7 @@ class SessionStore:
                 tokens.claims["sub"],
                 tokens.claims.get("sid"),
                 json.dumps(tokens.claims),
-                tokens.refresh_at,
+                _refresh_at(tokens),
                 user_agent[:512],
                 now,
                 now,
@@ -108,26 +109,30 @@ class SessionStore:
             return Lookup(None)
         now = time.time() if now is None else now
         key = digest(session_id)
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (key,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS}, substr(tokens, 1, 5) FROM sessions WHERE id = ?", (key,)).fetchone()
         if row is None:
-            ended = self._db.execute(
-                "SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)
-            ).fetchone()
-            return Lookup(None, ended[0] if ended else None)
-        session = _session(row)
+            return Lookup(None, await self.ended_reason(key, now=now))
+        session = _session(row[:-1])
+        if not self._sealer.can_open(row[-1]):
+            # Sealed with a secret that has since been dropped: nothing usable is left.
+            await self.end(key, "expired", now=now)
+            return Lookup(None, "expired")
         if now >= session.expires_at:
             await self.end(key, "expired", now=now)
             return Lookup(None, "expired")
         if now - session.last_used_at >= self.idle_timeout:
             await self.end(key, "idle", now=now)
             return Lookup(None, "idle")
-        if touch and now - session.last_used_at >= TOUCH_INTERVAL:
+        if touch and now - session.last_used_at >= self.touch_interval:
             self._db.execute("UPDATE sessions SET last_used_at = ? WHERE id = ?", (now, key))
             session = dataclasses.replace(session, last_used_at=now)
         return Lookup(session)
 
-    async def get(self, session_id: str | None, *, now: float | None = None) -> Session | None:
-        return (await self.lookup(session_id, now=now)).session
+    async def ended_reason(self, key: str, *, now: float | None = None) -> str | None:
+        """Why the session with this key ended, if it did within the last hour."""
+        now = time.time() if now is None else now
+        row = self._db.execute("SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)).fetchone()
+        return row[0] if row else None
 
     async def tokens(self, key: str) -> TokenSet | None:
         """The session's tokens (by database key), or None if it is gone or won't open."""
@@ -184,26 +189,43 @@ class SessionStore:
 
     # -- refresh ------------------------------------------------------------
 
-    async def take_refresh_lease(self, key: str, *, now: float | None = None) -> bool:
-        """Claim the right to refresh this session's tokens; False if another holds it."""
+    async def take_refresh_lease(self, key: str, owner: str, *, now: float | None = None) -> bool:
+        """Claim the right to refresh this session's tokens; False if a refresh or a retry wait holds it."""
         now = time.time() if now is None else now
         cursor = self._db.execute(
-            "UPDATE sessions SET refresh_lease = ? WHERE id = ? AND refresh_lease <= ?",
-            (now + REFRESH_LEASE, key, now),
+            "UPDATE sessions SET refresh_lease = ?, refresh_owner = ? WHERE id = ? AND refresh_lease <= ?",
+            (now + REFRESH_LEASE, owner, key, now),
         )
         return cursor.rowcount == 1
 
-    async def release_refresh_lease(self, key: str) -> None:
-        self._db.execute("UPDATE sessions SET refresh_lease = 0 WHERE id = ?", (key,))
-
-    async def refresh_lease_held(self, key: str, *, now: float | None = None) -> bool:
+    async def lease_is_a_wait(self, key: str, *, now: float | None = None) -> bool:
+        """Whether the lease is a retry wait after a failure (rather than a refresh under way)."""
         now = time.time() if now is None else now
-        row = self._db.execute("SELECT refresh_lease FROM sessions WHERE id = ?", (key,)).fetchone()
-        return row is not None and row[0] > now
+        row = self._db.execute("SELECT refresh_lease, refresh_owner FROM sessions WHERE id = ?", (key,)).fetchone()
+        return row is not None and row[0] > now and row[1] is None
 
-    async def save_refreshed(self, key: str, tokens: TokenSet) -> None:
-        """Store refreshed tokens and release the lease, in one statement."""
+    async def end_refresh_wait(self, key: str) -> None:
+        """Let the next refresh try at once (a user asked to retry); a refresh under way is left alone."""
+        self._db.execute("UPDATE sessions SET refresh_lease = 0 WHERE id = ? AND refresh_owner IS NULL", (key,))
+
+    async def release_refresh_lease(self, key: str, owner: str, *, retry_after: float = 0) -> None:
+        """Give the lease back; with `retry_after`, nobody refreshes for that many seconds."""
         self._db.execute(
-            "UPDATE sessions SET tokens = ?, claims = ?, refresh_at = ?, refresh_lease = 0 WHERE id = ?",
-            (self._sealer.seal(tokens.to_dict(), record=key), json.dumps(tokens.claims), tokens.refresh_at, key),
+            "UPDATE sessions SET refresh_lease = ?, refresh_owner = NULL WHERE id = ? AND refresh_owner = ?",
+            (time.time() + retry_after if retry_after else 0, key, owner),
         )
+
+    async def save_refreshed(self, key: str, owner: str, tokens: TokenSet) -> bool:
+        """Store refreshed tokens and release the lease, in one statement; False if the
+        session ended meanwhile, or the lease is no longer ours."""
+        cursor = self._db.execute(
+            "UPDATE sessions SET tokens = ?, claims = ?, refresh_at = ?, refresh_lease = 0, refresh_owner = NULL "
+            "WHERE id = ? AND refresh_owner = ?",
+            (self._sealer.seal(tokens.to_dict(), record=key), json.dumps(tokens.claims), _refresh_at(tokens), key, owner),
+        )
+        return cursor.rowcount == 1
+
+
+def _refresh_at(tokens: TokenSet) -> float | None:
+    """When to renew: never, without a refresh token to do it with."""
+    return tokens.refresh_at if tokens.refresh_token else None

@@ -125,7 +125,7 @@ class AuthState(rx.State):
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""
-        lookup = await get_flow().lifecycle.lookup(self._cookie(cookies.SESSION), touch=touch)
+        lookup = await get_flow().sessions.lookup(self._cookie(cookies.SESSION), touch=touch)
         if lookup.session is None:
             self._show_signed_out(lookup.ended_reason)
         return lookup.session
@@ -148,23 +148,38 @@ class AuthState(rx.State):
     @rx.event
     async def heartbeat(self, _tick: str = ""):
         """Every second while signed in: notice a sign-out elsewhere, refresh tokens ahead of time."""
+        await self._check(retry=False)
+
+    @rx.event
+    async def retry_refresh(self):
+        """"Retry now": try the provider again without waiting out the retry interval."""
+        await self._check(retry=True)
+
+    async def _check(self, *, retry: bool) -> None:
         if not self.signed_in:
             return
-        session = await self._session(touch=False)
-        if session is None:
-            return
         try:
-            await get_flow().lifecycle.fresh_tokens(session)
+            session = await self._session(touch=False)
+            if session is None:
+                return
+            if retry:
+                await get_flow().sessions.end_refresh_wait(session.key)
+            if not await get_flow().lifecycle.keep_fresh(session):
+                self.provider_unreachable = False  # nothing due: the tokens are good
+                return
+            refreshed = await self._session(touch=False)
         except SessionEnded as ended:
             self._show_signed_out(ended.reason)
             return
         except ProviderUnavailable:
             self.provider_unreachable = True
             return
+        except Exception:
+            log.exception("session check failed")  # the next tick tries again
+            return
         self.provider_unreachable = False
-        refreshed = await self._session(touch=False)
-        if refreshed is not None and refreshed.claims != session.claims:
-            self._show(refreshed)
+        if refreshed is not None:
+            self._show(refreshed)  # a refreshed ID token may carry new claims
 
     @rx.event
     async def sign_in(self):

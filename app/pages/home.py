@@ -68,7 +68,7 @@ def provider_unreachable() -> rx.Component:
         rx.callout.icon(rx.icon("cloud-off")),
         rx.callout.text(
             "Can't reach the sign-in service. You stay signed in; it will be retried. ",
-            rx.button("Retry now", on_click=AuthState.heartbeat(""), size="1", variant="soft", margin_left="0.5em"),
+            rx.button("Retry now", on_click=AuthState.retry_refresh, size="1", variant="soft", margin_left="0.5em"),
         ),
         color_scheme="amber",
         role="alert",

@@ -207,7 +207,7 @@ async def test_sign_out_cannot_be_triggered_cross_site(rp, op):
     for path in ("/auth/signed-out", "/auth/signed-out/forged", "/auth/signed-out/" + "x" * 500):
         response = await rp.browser.get(path)
         assert response.status_code == 303 and "set-cookie" not in response.headers
-    assert (await rp.flow.lifecycle.lookup(session_id)).session is not None
+    assert (await rp.flow.sessions.lookup(session_id)).session is not None
     assert (await rp.browser.post("/auth/signed-out")).status_code == 405
 
 

@@ -222,9 +222,10 @@ async def test_refresh_with_another_identity_ends_the_session(rp, op, claim, val
     page = auth_state("/", cookie=rp.cookie_header())
     await run(page.load_session)
     flow = rp.flow
-    session = (await flow.lifecycle.lookup(rp.browser.cookies["__Host-logto_session"])).session
+    session = (await flow.sessions.lookup(rp.browser.cookies["__Host-logto_session"])).session
     tokens = await flow.sessions.tokens(session.key)
-    await flow.sessions.save_refreshed(session.key, type(tokens)(**{**tokens.to_dict(), "refresh_at": 0}))
+    assert await flow.sessions.take_refresh_lease(session.key, "test")
+    await flow.sessions.save_refreshed(session.key, "test", type(tokens)(**{**tokens.to_dict(), "refresh_at": 0}))
     # The provider's next ID token names another identity, correctly signed.
     if claim == "iss":
         answer_with_id_token(op, lambda op: op.id_token(iss=value, nonce=None))

@@ -129,7 +129,7 @@ async def test_a_second_sign_in_reuses_the_provider_session_with_a_new_app_sessi
     home = await sign_in(app, provider_browser)  # the provider skips its form this time
     assert home.signed_in
     assert app.cookies[cookies.SESSION] != first
-    assert await runtime.get_flow().current_session(first) is None  # replaced, not left behind
+    assert (await runtime.get_flow().sessions.lookup(first)).session is None  # replaced, not left behind
     provider_browser.close()
 
 
@@ -159,7 +159,7 @@ async def test_signed_out_route_never_signs_a_live_session_out(app, dev_provider
     response = await app.get("/auth/signed-out/forged")
     assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
     assert "set-cookie" not in response.headers
-    assert await runtime.get_flow().current_session(session_id) is not None
+    assert (await runtime.get_flow().sessions.lookup(session_id)).session is not None
     provider_browser.close()
 
 

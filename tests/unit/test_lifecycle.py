@@ -102,10 +102,13 @@ async def test_provider_down_after_expiry_says_so_and_loses_nothing(op, parts):
     session_id, session = await signed_in(op, parts, expires_in=4)
     session = await due(parts, session, expires_at=int(time.time()) - 1)
     op.token_response = lambda request: httpx.Response(503, text="down for maintenance")
-    with pytest.raises(ProviderUnavailable):
-        await lifecycle.fresh_tokens(session)
-    # Back up: the same session refreshes and carries on.
+    for _ in range(5):  # every tick of every tab...
+        with pytest.raises(ProviderUnavailable):
+            await lifecycle.fresh_tokens(session)
+    assert op.count("/token") == 2  # ...but one attempt per retry interval
+    # Back up, and the retry interval passed: the same session refreshes and carries on.
     op.token_response = op._good_token_response
+    parts[1]._db.execute("UPDATE sessions SET refresh_lease = 0")
     tokens = await lifecycle.fresh_tokens(session)
     assert tokens.access_token.startswith("at-")
     assert (await sessions.lookup(session_id)).session is not None
@@ -114,24 +117,69 @@ async def test_provider_down_after_expiry_says_so_and_loses_nothing(op, parts):
 async def test_another_workers_lease_is_waited_for(op, parts):
     client, sessions, lifecycle = parts
     session_id, session = await signed_in(op, parts, expires_in=4)
-    session = await due(parts, session)
-    assert await sessions.take_refresh_lease(session.key)  # "another worker" holds it
+    session = await due(parts, session, expires_at=int(time.time()) - 1)  # expired: it must wait
+    assert await sessions.take_refresh_lease(session.key, "other-worker")
     waiting = asyncio.create_task(lifecycle.fresh_tokens(session))
     await asyncio.sleep(0.2)
     assert not waiting.done()
     refreshed = await client.refresh(await sessions.tokens(session.key))
-    await sessions.save_refreshed(session.key, refreshed)  # the other worker finishes
+    assert await sessions.save_refreshed(session.key, "other-worker", refreshed)  # the other worker finishes
     assert (await waiting).access_token == refreshed.access_token
     assert op.count("/token") == 2
 
 
-def dataclasses_replace(value, **changes):
-    return dataclasses.replace(value, **changes)
+async def test_two_worker_processes_refresh_once(op, parts, tmp_path):
+    """Two processes' worth of everything (connections, clients, locks) on one database file."""
+    workers = []
+    for _ in range(2):
+        client = OidcClient(app_config(op), transport=op.transport())
+        db = Database(str(tmp_path / "shared.sqlite3"))
+        sessions = SessionStore(db, Sealer("c" * 32))
+        workers.append((client, sessions, SessionLifecycle(client, sessions, db)))
+    session_id, session = await signed_in(op, workers[0], expires_in=4)
+    session = await due(workers[0], session, expires_at=int(time.time()) - 1)
+    before = op.count("/token")
+    results = await asyncio.gather(*(w[2].fresh_tokens(session) for w in workers for _ in range(3)))
+    assert op.count("/token") == before + 1
+    assert len({t.access_token for t in results}) == 1
+    for client, *_ in workers:
+        await client.aclose()
+
+
+async def test_sign_out_during_a_refresh_revokes_the_new_grant(op, parts):
+    client, sessions, lifecycle = parts
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    session = await due(parts, session)
+    answer = op.token_response
+
+    def sign_out_meanwhile(request):
+        sessions._db.execute("DELETE FROM sessions")  # another tab signs out while the provider answers
+        sessions._db.execute("INSERT INTO ended_sessions VALUES (?, 'signed_out', ?)", (session.key, time.time() + 60))
+        return answer(request)
+
+    op.token_response = sign_out_meanwhile
+    with pytest.raises(SessionEnded) as ended:
+        await lifecycle.fresh_tokens(session)
+    assert ended.value.reason == "signed_out"
+    revoked = [form(r)["token"] for r in op.requests if r.url.path.endswith("/revocation")]
+    assert revoked == ["rt-2"]  # the refresh token issued meanwhile does not outlive the session
+
+
+async def test_a_session_without_refresh_token_is_never_refreshed(op, parts):
+    client, sessions, lifecycle = parts
+    op.expires_in = 4
+    tokens = await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
+    session_id = await sessions.create(dataclasses.replace(tokens, refresh_token=None))
+    session = (await sessions.lookup(session_id)).session
+    assert session.refresh_at is None
+    assert not await lifecycle.keep_fresh(session)
+    assert op.count("/token") == 1
 
 
 async def due(parts, session, **token_changes):
     """Make the session's access token due for renewal, as time would."""
     sessions = parts[1]
     stored = await sessions.tokens(session.key)
-    await sessions.save_refreshed(session.key, dataclasses.replace(stored, refresh_at=0, **token_changes))
+    assert await sessions.take_refresh_lease(session.key, "test")
+    assert await sessions.save_refreshed(session.key, "test", dataclasses.replace(stored, refresh_at=0, **token_changes))
     return dataclasses.replace(session, refresh_at=0)

@@ -53,6 +53,7 @@ def test_sid_alone_or_sub_alone_is_enough(op):
         {"iat": NOW + 3600},
         {"iat": NOW - 3600},
         {"exp": NOW - 3600},
+        {"exp": None},
         {"jti": None},
         {"events": None},
         {"events": {"http://schemas.openid.net/event/other": {}}},

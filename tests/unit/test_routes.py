@@ -36,9 +36,9 @@ async def test_backchannel_logout_ends_the_named_sessions_once(op, app):
     token = logout_token(op)
     response = await app.post("/auth/backchannel-logout", data={"logout_token": token})
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
-    lookup = await runtime.get_flow().lifecycle.lookup(victim)
+    lookup = await runtime.get_flow().sessions.lookup(victim)
     assert lookup.session is None and lookup.ended_reason == "provider_logout"
-    assert (await runtime.get_flow().lifecycle.lookup(bystander)).session is not None
+    assert (await runtime.get_flow().sessions.lookup(bystander)).session is not None
     replay = await app.post("/auth/backchannel-logout", data={"logout_token": token})
     assert replay.status_code == 400 and replay.json() == {"error": "invalid_request"}
 
@@ -56,7 +56,7 @@ async def test_malformed_backchannel_requests_get_400(app, body):
     victim = await session_for("user-1", "sid-1")
     response = await app.post("/auth/backchannel-logout", data=body)
     assert response.status_code == 400
-    assert (await runtime.get_flow().lifecycle.lookup(victim)).session is not None
+    assert (await runtime.get_flow().sessions.lookup(victim)).session is not None
 
 
 async def test_forged_logout_token_gets_400_and_changes_nothing(op, app):
@@ -64,7 +64,7 @@ async def test_forged_logout_token_gets_400_and_changes_nothing(op, app):
     stranger = ECKey.generate_key("P-384", parameters={"kid": "key-1"})
     response = await app.post("/auth/backchannel-logout", data={"logout_token": logout_token(op, key=stranger)})
     assert response.status_code == 400
-    assert (await runtime.get_flow().lifecycle.lookup(victim)).session is not None
+    assert (await runtime.get_flow().sessions.lookup(victim)).session is not None
 
 
 async def test_backchannel_logout_is_post_only(app):

@@ -25,11 +25,11 @@ def sessions(db):
 async def test_create_get_delete(sessions):
     session_id = await sessions.create(TOKENS, now=NOW)
     assert looks_like_session_id(session_id)
-    session = await sessions.get(session_id, now=NOW)
+    session = (await sessions.lookup(session_id, now=NOW)).session
     assert session.sub == "user-1"
     assert session.claims == {"sub": "user-1", "name": "Ada"}
     assert await sessions.delete(session_id) == TOKENS
-    assert await sessions.get(session_id, now=NOW) is None
+    assert (await sessions.lookup(session_id, now=NOW)).session is None
     assert await sessions.delete(session_id) is None
 
 
@@ -39,12 +39,12 @@ async def test_every_sign_in_gets_a_new_id(sessions):
 
 async def test_expired_session_is_signed_out(sessions):
     session_id = await sessions.create(TOKENS, now=NOW)
-    assert await sessions.get(session_id, now=NOW + 3601) is None
+    assert (await sessions.lookup(session_id, now=NOW + 3601)).session is None
 
 
 @pytest.mark.parametrize("forged", [None, "", "x", "A" * 43, "../" * 20, "é" * 43, "a" * 10_000])
 async def test_forged_or_unknown_ids_are_signed_out(sessions, forged):
-    assert await sessions.get(forged, now=NOW) is None
+    assert (await sessions.lookup(forged, now=NOW)).session is None
 
 
 async def test_database_keeps_neither_the_id_nor_the_tokens_in_clear(db, sessions):
@@ -96,11 +96,14 @@ async def test_user_sees_only_their_own_sessions(sessions):
 async def test_refresh_lease_is_exclusive_until_released_or_stale(sessions):
     session_id = await sessions.create(TOKENS, now=NOW)
     key = (await sessions.lookup(session_id, now=NOW)).session.key
-    assert await sessions.take_refresh_lease(key, now=NOW)
-    assert not await sessions.take_refresh_lease(key, now=NOW + 1)
-    assert await sessions.take_refresh_lease(key, now=NOW + 60)  # the holder died: it lapses
-    await sessions.release_refresh_lease(key)
-    assert await sessions.take_refresh_lease(key, now=NOW + 61)
+    assert await sessions.take_refresh_lease(key, "worker-a", now=NOW)
+    assert not await sessions.take_refresh_lease(key, "worker-b", now=NOW + 1)
+    assert not await sessions.save_refreshed(key, "worker-b", TOKENS)  # not its lease: nothing written
+    assert await sessions.take_refresh_lease(key, "worker-b", now=NOW + 60)  # the holder died: it lapses
+    await sessions.release_refresh_lease(key, "worker-a")  # a late release by the old holder changes nothing
+    assert not await sessions.take_refresh_lease(key, "worker-c", now=NOW + 61)
+    assert await sessions.save_refreshed(key, "worker-b", TOKENS)
+    assert await sessions.take_refresh_lease(key, "worker-c", now=NOW + 61)
 
 
 async def test_sessions_sealed_with_a_previous_secret_still_open(db):
@@ -111,3 +114,18 @@ async def test_sessions_sealed_with_a_previous_secret_still_open(db):
     assert (await rotated.tokens(session.key)) == TOKENS
     only_new = SessionStore(db, Sealer("new-secret" * 4))
     assert await only_new.tokens(session.key) is None  # without the old secret: unreadable, not an error
+
+
+async def test_dropping_a_previous_secret_ends_its_sessions(db):
+    session_id = await SessionStore(db, Sealer("old-secret" * 4)).create(TOKENS, now=NOW)
+    dropped = SessionStore(db, Sealer("new-secret" * 4))
+    lookup = await dropped.lookup(session_id, now=NOW)
+    assert lookup.session is None and lookup.ended_reason == "expired"
+    assert (await dropped.lookup(session_id, now=NOW)).session is None  # and stays ended
+
+
+async def test_activity_keeps_a_short_idle_timeout_alive(db):
+    short = SessionStore(db, Sealer("k" * 32), idle_timeout=30)
+    session_id = await short.create(TOKENS, now=NOW)
+    for second in range(10, 121, 10):  # a page load every 10 s for two minutes
+        assert (await short.lookup(session_id, now=NOW + second)).session is not None, second

@@ -177,7 +177,7 @@ async def test_sign_out_ends_the_session_and_revokes(op, flow):
     events = await run(state.sign_out)
     signed_out_url = navigation(events)
     assert signed_out_url.startswith(f"{BACKEND}/auth/signed-out/")
-    assert await flow.current_session(session_id) is None
+    assert (await flow.sessions.lookup(session_id)).session is None
     assert op.count("/token/revocation") == 1
     destination = await flow.complete_sign_out(signed_out_url.rsplit("/", 1)[1], session_id)
     assert destination.startswith(f"{op.issuer}/session/end?")
