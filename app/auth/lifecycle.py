@@ -27,6 +27,7 @@ from .sessions import REFRESH_LEASE, Session, SessionStore
 log = logging.getLogger("app.auth")
 
 LEASE_POLL = 0.05  # seconds between looks at another worker's refresh
+PAGE_WAIT = 0.5  # seconds a page's check waits for a refresh before it answers
 REFRESH_TIMEOUT = REFRESH_LEASE - 3  # seconds: a refresh ends well before its lease lapses
 RETRY_AFTER = 5  # seconds between refresh attempts while the provider fails
 
@@ -45,15 +46,35 @@ class SessionLifecycle:
         self.sessions = sessions
         self._db = db
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._running: dict[str, asyncio.Task[TokenSet]] = {}
 
     # -- tokens -------------------------------------------------------------
 
-    async def keep_fresh(self, session: Session) -> bool:
-        """Renew the tokens if they are due; whether they were. Costs nothing when not due."""
+    async def keep_fresh(self, session: Session) -> bool | None:
+        """For an open page: renew the tokens if due, waiting at most PAGE_WAIT.
+
+        Returns False when nothing was due, True once renewed, None while a
+        renewal is still under way (a slow provider never holds the page's
+        event queue). Raises like `fresh_tokens`. Costs nothing when not due.
+        """
         if not _due(session.refresh_at):
             return False
-        await self.fresh_tokens(session)
+        task = self._running.get(session.key)
+        if task is None:
+            task = asyncio.create_task(self.fresh_tokens(session))
+            self._running[session.key] = task
+            task.add_done_callback(lambda done, key=session.key: self._finished(key, done))
+        await asyncio.wait({task}, timeout=PAGE_WAIT)
+        if not task.done():
+            return None
+        task.result()  # raises SessionEnded or ProviderUnavailable
         return True
+
+    def _finished(self, key: str, task: asyncio.Task) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here; the pages waiting on it get it too
 
     async def fresh_tokens(self, session: Session) -> TokenSet:
         """The session's tokens, with an access token that is not yet due for renewal.

@@ -164,7 +164,10 @@ class AuthState(rx.State):
                 return
             if retry:
                 await get_flow().sessions.end_refresh_wait(session.key)
-            if not await get_flow().lifecycle.keep_fresh(session):
+            renewed = await get_flow().lifecycle.keep_fresh(session)
+            if renewed is None:
+                return  # still under way: the next tick looks again
+            if not renewed:
                 self.provider_unreachable = False  # nothing due: the tokens are good
                 return
             refreshed = await self._session(touch=False)

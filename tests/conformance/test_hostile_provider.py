@@ -44,7 +44,8 @@ def b64(data: bytes) -> str:
 
 def hand_signed(op: FakeProvider, header: dict, secret: bytes | None, **overrides) -> str:
     """A token built by hand: HS256 with any secret (even empty), or unsigned for secret=None."""
-    claims = {"iss": op.issuer, "sub": "user-1", "aud": op.client_id, "exp": NOW + 300, "iat": NOW,
+    now = int(time.time())
+    claims = {"iss": op.issuer, "sub": "user-1", "aud": op.client_id, "exp": now + 300, "iat": now,
               "nonce": op.nonce, **overrides}
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
     signature = b"" if secret is None else hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
@@ -117,7 +118,7 @@ async def test_bad_id_token_is_refused(rp, op, case):
 
 
 async def test_expiry_within_leeway_is_accepted(rp, op):
-    answer_with_id_token(op, lambda op: op.id_token(exp=NOW - 30))
+    answer_with_id_token(op, lambda op: op.id_token(exp=int(time.time()) - 30))
     assert await rp.sign_in() == "https://app.example/"
 
 

@@ -183,3 +183,25 @@ async def due(parts, session, **token_changes):
     assert await sessions.take_refresh_lease(session.key, "test")
     assert await sessions.save_refreshed(session.key, "test", dataclasses.replace(stored, refresh_at=0, **token_changes))
     return dataclasses.replace(session, refresh_at=0)
+
+
+async def test_a_slow_provider_does_not_hold_the_page(op, parts):
+    client, sessions, lifecycle = parts
+    session_id, session = await signed_in(op, parts, expires_in=400)
+    session = await due(parts, session)
+    gate = asyncio.Event()
+    answer = op.token_response
+
+    async def slow(request):
+        await gate.wait()
+        return answer(request)
+
+    op.token_response = slow  # the transport below awaits it
+    started = time.monotonic()
+    assert await lifecycle.keep_fresh(session) is None  # answers within the page wait
+    assert await lifecycle.keep_fresh(session) is None  # joins the same refresh, no second request
+    assert time.monotonic() - started < 2
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert await lifecycle.keep_fresh(session) is True
+    assert op.count("/token") == 2
