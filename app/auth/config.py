@@ -64,6 +64,11 @@ class AuthConfig:
     """Seconds from sign-in until the session ends, however active."""
     session_idle_timeout: int = SESSION_IDLE_TIMEOUT
     """Seconds without use after which the session ends."""
+    cookie_name: str = "logto_session"
+    """The session cookie's name; the sign-in cookie's is `<name less "_session">_signin`.
+    Over https both are prefixed `__Host-` (or `__Secure-`, with a cookie domain)."""
+    cookie_domain: str | None = None
+    """A parent domain to share the session cookie with its subdomains; None keeps it on this host."""
 
     @property
     def discovery_url(self) -> str:
@@ -113,11 +118,12 @@ class AuthConfig:
 
         cookie_secret = _cookie_secret("LOGTO_COOKIE_SECRET", _required(environ, "LOGTO_COOKIE_SECRET"))
         previous = environ.get("LOGTO_COOKIE_SECRET_PREVIOUS", "").replace(",", " ").split()
+        base_url = _base_url(_required(environ, "LOGTO_BASE_URL"))
         return cls(
             issuer=issuer,
             client_id=_required(environ, "LOGTO_APP_ID"),
             client_secret=Secret(_required(environ, "LOGTO_APP_SECRET")),
-            base_url=_base_url(_required(environ, "LOGTO_BASE_URL")),
+            base_url=base_url,
             cookie_secret=Secret(cookie_secret),
             previous_cookie_secrets=tuple(
                 Secret(_cookie_secret("LOGTO_COOKIE_SECRET_PREVIOUS", value)) for value in previous
@@ -127,6 +133,8 @@ class AuthConfig:
             session_db=environ.get("LOGTO_SESSION_DB", "").strip() or DEFAULT_SESSION_DB,
             session_max_age=_duration(environ, "LOGTO_SESSION_MAX_AGE", SESSION_MAX_AGE),
             session_idle_timeout=_duration(environ, "LOGTO_SESSION_IDLE_TIMEOUT", SESSION_IDLE_TIMEOUT),
+            cookie_name=_cookie_name(environ.get("LOGTO_COOKIE_NAME", "").strip() or "logto_session"),
+            cookie_domain=_cookie_domain(environ.get("LOGTO_COOKIE_DOMAIN", "").strip(), base_url),
         )
 
 
@@ -196,6 +204,30 @@ def _cookie_secret(name: str, value: str) -> str:
             f"{name} must be at least {MIN_COOKIE_SECRET_LENGTH} characters long (it has {len(value)})"
         )
     return value
+
+
+_COOKIE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~")
+
+
+def _cookie_name(value: str) -> str:
+    if not set(value) <= _COOKIE_NAME_CHARS or value.startswith("__") or len(value) > 64:
+        raise ConfigurationError(
+            f"LOGTO_COOKIE_NAME must be a plain cookie name (letters, digits, - _ .; no __ prefix), got {value!r}"
+        )
+    return value
+
+
+def _cookie_domain(value: str, base_url: str) -> str | None:
+    if not value:
+        return None
+    domain = value.lstrip(".").lower()
+    host = (urlsplit(base_url).hostname or "").lower()
+    # A browser keeps a cookie only for a domain that contains the page's host.
+    if "." not in domain or not (host == domain or host.endswith(f".{domain}")):
+        raise ConfigurationError(
+            f"LOGTO_COOKIE_DOMAIN must be the app's host or a parent domain of it ({host}), got {value!r}"
+        )
+    return domain
 
 
 _UNITS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}

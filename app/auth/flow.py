@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import AuthConfig
+from .cookies import CookiePolicy
 from .db import Database
 from .errors import AuthorizationDenied, InvalidCallback, SignInError
 from .provider import OidcClient, TokenSet
@@ -64,6 +65,7 @@ class SignInFlow:
             db, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
         )
         self.lifecycle = SessionLifecycle(client, self.sessions, db)
+        self.cookies = CookiePolicy.from_config(config)
         self._db = db
 
     @property

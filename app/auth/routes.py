@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import cookies
 from .errors import InvalidLogoutToken, SignInError
 from .runtime import get_flow
 
@@ -44,54 +43,46 @@ def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable
     return guarded
 
 
-def _cookie(request: Request, base: str) -> str | None:
-    return cookies.read_cookie(request.headers.get("cookie"), base, secure=get_flow().config.secure_cookies)
-
-
 @_failing_safely
 async def start_sign_in(request: Request) -> Response:
     flow = get_flow()
     # Reuse the browser's binding, so two tabs signing in at once both finish.
-    binding = _cookie(request, cookies.SIGN_IN_BINDING)
+    binding = flow.cookies.binding(request.headers.get("cookie"))
     if not binding or len(binding) != 43:
         binding = secrets.token_urlsafe(32)
     url = await flow.claim_sign_in(request.path_params["txn_id"], binding)
     if url is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     response = _redirect(url)
-    cookies.set_cookie(
-        response, cookies.SIGN_IN_BINDING, binding, max_age=cookies.BINDING_COOKIE_MAX_AGE,
-        secure=flow.config.secure_cookies,
-    )
+    flow.cookies.set_binding(response, binding)
     return response
 
 
 @_failing_safely
 async def complete_sign_in(request: Request) -> Response:
     flow = get_flow()
+    header = request.headers.get("cookie")
     result = await flow.complete_sign_in(
         request.path_params["handoff_id"],
-        _cookie(request, cookies.SIGN_IN_BINDING),
-        _cookie(request, cookies.SESSION),
+        flow.cookies.binding(header),
+        flow.cookies.session(header),
         user_agent=request.headers.get("user-agent", ""),
     )
     if result is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     session_id, return_url = result
     response = _redirect(return_url)
-    cookies.set_cookie(
-        response, cookies.SESSION, session_id, max_age=flow.sessions.max_age, secure=flow.config.secure_cookies
-    )
+    flow.cookies.set_session(response, session_id, max_age=flow.sessions.max_age)
     return response
 
 
 @_failing_safely
 async def complete_sign_out(request: Request) -> Response:
     flow = get_flow()
-    session_id = _cookie(request, cookies.SESSION)
+    session_id = flow.cookies.session(request.headers.get("cookie"))
     response = _redirect(await flow.complete_sign_out(request.path_params.get("handoff_id"), session_id))
     if (await flow.sessions.lookup(session_id, touch=False)).session is None:
-        cookies.clear_cookie(response, cookies.SESSION, secure=flow.config.secure_cookies)
+        flow.cookies.clear_session(response)
     return response
 
 

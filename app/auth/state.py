@@ -15,7 +15,6 @@ from typing import Any
 
 import reflex as rx
 
-from . import cookies
 from .errors import AuthorizationDenied, ProviderUnavailable, SignInError
 from .lifecycle import SessionEnded
 from .messages import message_for, notice_for
@@ -94,17 +93,16 @@ class AuthState(rx.State):
         """The sentence for `notice`."""
         return notice_for(self.notice) if self.notice else ""
 
-    def _cookie(self, name: str) -> str | None:
-        """A cookie of this tab's browser, if the tab is a page of this app.
+    def _cookies(self) -> str | None:
+        """The `Cookie` header of this tab's browser, if the tab is a page of this app.
 
         SameSite=Lax lets a page of a sibling origin on the same site open a
         websocket with the user's cookies; the Origin header it can't forge
         tells it apart.
         """
-        config = get_flow().config
-        if self.router.headers.origin != config.origin:
+        if self.router.headers.origin != get_flow().config.origin:
             return None
-        return cookies.read_cookie(self.router.headers.cookie, name, secure=config.secure_cookies)
+        return self.router.headers.cookie
 
     def _show_signed_out(self, reason: str | None = None) -> None:
         self.signed_in = False
@@ -125,7 +123,7 @@ class AuthState(rx.State):
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""
-        lookup = await get_flow().sessions.lookup(self._cookie(cookies.SESSION), touch=touch)
+        lookup = await get_flow().sessions.lookup(get_flow().cookies.session(self._cookies()), touch=touch)
         if lookup.session is None:
             self._show_signed_out(lookup.ended_reason)
         return lookup.session
@@ -221,7 +219,7 @@ class AuthState(rx.State):
             self.pending = ""
             return
         try:
-            url = await flow.finish_sign_in(params, self._cookie(cookies.SIGN_IN_BINDING))
+            url = await flow.finish_sign_in(params, flow.cookies.binding(self._cookies()))
         except AuthorizationDenied as err:
             log.info("provider refused sign-in: %s", err.error)
             self.error_code = err.code
@@ -246,7 +244,7 @@ class AuthState(rx.State):
         self.pending = "sign_out"
         yield
         try:
-            url = await get_flow().sign_out(self._cookie(cookies.SESSION))
+            url = await get_flow().sign_out(get_flow().cookies.session(self._cookies()))
         except Exception:
             log.exception("sign-out failed")
             self.pending = ""

@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from app.auth import cookies, transactions
+from app.auth import transactions
 from app.auth.account_state import AccountState
 from tests.support.fake_provider import APP_URL, FakeProvider
 from tests.support.reflex_state import auth_state, navigation, run
@@ -218,4 +218,3 @@ async def test_binding_cookie_is_httponly_and_short_lived(rp, op):
     assert header.startswith("__Host-logto_signin=")
     assert f"Max-Age={transactions.TRANSACTION_TTL}" in header
     assert "HttpOnly" in header and "SameSite=lax" in header and "Secure" in header
-    assert cookies.SIGN_IN_BINDING in header

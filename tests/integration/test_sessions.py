@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from app.auth import cookies, runtime
+from app.auth import runtime
 from app.auth.state import AuthState
 from app.auth.account_state import AccountState
 from tests.integration.test_sign_in_flow import app, cookie_header, sign_in, stored_tokens  # noqa: F401
@@ -12,6 +12,8 @@ from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, run
 
 pytestmark = pytest.mark.integration
+
+SESSION_COOKIE, BINDING_COOKIE = "logto_session", "logto_signin"  # over http: no prefix
 
 
 def tab(app_browser, state_class=AuthState):
@@ -34,7 +36,7 @@ async def test_short_lived_access_tokens_refresh_once_per_lifetime_across_tabs(a
     browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, browser)
     tab_a, tab_b = await open_tab(app), await open_tab(app, AccountState)
-    first = stored_tokens(app.cookies[cookies.SESSION])
+    first = stored_tokens(app.cookies[SESSION_COOKIE])
     before = token_requests(dev_provider)
 
     # Three lifetimes: both tabs tick every half second, and tab B calls the provider now and then.
@@ -45,14 +47,14 @@ async def test_short_lived_access_tokens_refresh_once_per_lifetime_across_tabs(a
             calls.append(run(tab_b.check_with_provider))
         await asyncio.gather(*calls)
         assert tab_a.signed_in and tab_b.signed_in
-        seen.add(stored_tokens(app.cookies[cookies.SESSION]).access_token)
+        seen.add(stored_tokens(app.cookies[SESSION_COOKIE]).access_token)
         await asyncio.sleep(0.5)
 
     refreshes = token_requests(dev_provider) - before
     assert refreshes >= 3  # the 4 s tokens were renewed through the 12 s
     assert refreshes == len(seen) - 1  # each renewal was exactly one token request
     assert "Confirmed by the sign-in service" in tab_b.provider_check
-    latest = stored_tokens(app.cookies[cookies.SESSION])
+    latest = stored_tokens(app.cookies[SESSION_COOKIE])
     assert latest.access_token != first.access_token
     assert latest.refresh_token != first.refresh_token  # rotated, and the rotation was kept
     browser.close()
@@ -63,7 +65,7 @@ async def test_refresh_token_revoked_at_the_provider_signs_out_cleanly(app, dev_
     browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, browser)
     page = await open_tab(app)
-    tokens = stored_tokens(app.cookies[cookies.SESSION])
+    tokens = stored_tokens(app.cookies[SESSION_COOKIE])
     assert await runtime.get_flow().client.revoke(tokens.refresh_token)  # the provider forgets it
 
     for _ in range(20):

@@ -10,7 +10,7 @@ import urllib.parse
 import httpx
 import pytest
 
-from app.auth import cookies, runtime
+from app.auth import runtime
 from app.auth.config import AuthConfig
 from app.auth.db import digest
 from app.auth.provider import TokenSet
@@ -20,6 +20,8 @@ from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, navigation, run
 
 pytestmark = pytest.mark.integration
+
+SESSION_COOKIE, BINDING_COOKIE = "logto_session", "logto_signin"  # over http: no prefix
 
 BACKEND = "http://localhost:3999"
 
@@ -87,7 +89,7 @@ async def test_full_sign_in_validates_the_id_token_and_creates_a_session(app, de
     assert claims["email"] == "demo@example.com"
     assert claims["aud"] == runtime.get_flow().config.client_id
     # The session keeps a refresh token (offline_access + prompt=consent).
-    assert stored_tokens(app.cookies[cookies.SESSION]).refresh_token
+    assert stored_tokens(app.cookies[SESSION_COOKIE]).refresh_token
     provider_browser.close()
 
 
@@ -106,7 +108,7 @@ async def test_sign_out_ends_the_session_here_and_at_the_provider(app, dev_provi
     signed_out_route = navigation(await run(auth_state("/", cookie=cookie_header(app)).sign_out))
     response = await app.get(signed_out_route)
     assert response.status_code == 303 and response.headers["cache-control"] == "no-store"
-    assert cookies.SESSION not in app.cookies  # cleared by the route
+    assert SESSION_COOKIE not in app.cookies  # cleared by the route
     assert dev_provider.counts()["/oidc/token/revocation"] == revocations + 1
     assert "id_token_hint" not in response.headers["location"]  # no token in a URL
 
@@ -125,10 +127,10 @@ async def test_sign_out_ends_the_session_here_and_at_the_provider(app, dev_provi
 async def test_a_second_sign_in_reuses_the_provider_session_with_a_new_app_session(app, dev_provider):
     provider_browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, provider_browser)
-    first = app.cookies[cookies.SESSION]
+    first = app.cookies[SESSION_COOKIE]
     home = await sign_in(app, provider_browser)  # the provider skips its form this time
     assert home.signed_in
-    assert app.cookies[cookies.SESSION] != first
+    assert app.cookies[SESSION_COOKIE] != first
     assert (await runtime.get_flow().sessions.lookup(first)).session is None  # replaced, not left behind
     provider_browser.close()
 
@@ -154,7 +156,7 @@ async def test_start_route_refuses_an_unknown_transaction(app):
 async def test_signed_out_route_never_signs_a_live_session_out(app, dev_provider):
     provider_browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, provider_browser)
-    session_id = app.cookies[cookies.SESSION]
+    session_id = app.cookies[SESSION_COOKIE]
     # A cross-site GET of the route (no handoff) leaves the session and its cookie alone.
     response = await app.get("/auth/signed-out/forged")
     assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
@@ -167,14 +169,14 @@ async def test_session_cookie_attributes(app, dev_provider):
     provider_browser = ProviderBrowser(dev_provider.origin)
     start = navigation(await run(auth_state("/").sign_in))
     response = await app.get(start)
-    binding = app.cookies[cookies.SIGN_IN_BINDING]
+    binding = app.cookies[BINDING_COOKIE]
     assert response.headers["set-cookie"] == (
         f"logto_signin={binding}; HttpOnly; Max-Age=600; Path=/; SameSite=lax"
     )
     callback_url = provider_browser.sign_in(response.headers["location"], "demo", "demo-password")
     callback = auth_state(path_of(callback_url), cookie=cookie_header(app))
     response = await app.get(navigation(await run(callback.finish_sign_in)))
-    session_id = app.cookies[cookies.SESSION]
+    session_id = app.cookies[SESSION_COOKIE]
     assert response.headers["set-cookie"] == (
         f"logto_session={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax"
     )
@@ -185,8 +187,8 @@ async def test_debug_log_names_every_step_and_no_secret(app, dev_provider, caplo
     caplog.set_level(logging.DEBUG, logger="app.auth")
     provider_browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, provider_browser)
-    session_id = app.cookies[cookies.SESSION]
-    binding = app.cookies[cookies.SIGN_IN_BINDING]
+    session_id = app.cookies[SESSION_COOKIE]
+    binding = app.cookies[BINDING_COOKIE]
     tokens = stored_tokens(session_id)
     await app.get(navigation(await run(auth_state("/", cookie=cookie_header(app)).sign_out)))
     provider_browser.close()

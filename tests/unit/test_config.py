@@ -125,3 +125,36 @@ def test_base_url_over_plain_http_only_on_this_machine():
     assert config(LOGTO_BASE_URL="https://app.example.com/").origin == "https://app.example.com"
     with pytest.raises(ConfigurationError, match="^LOGTO_BASE_URL must use https://"):
         config(LOGTO_BASE_URL="http://app.example.com")
+
+
+def test_cookie_name_and_domain():
+    from app.auth.cookies import CookiePolicy
+
+    default = CookiePolicy.from_config(config())
+    assert (default.session_name, default.binding_name, default.domain) == ("__Host-logto_session", "__Host-logto_signin", None)
+    shared = CookiePolicy.from_config(config(LOGTO_COOKIE_NAME="acme_session", LOGTO_COOKIE_DOMAIN=".example.com"))
+    assert (shared.session_name, shared.binding_name, shared.domain) == ("__Secure-acme_session", "__Host-acme_signin", "example.com")
+    local = CookiePolicy.from_config(config(LOGTO_BASE_URL="http://localhost:3000", LOGTO_COOKIE_NAME="dev"))
+    assert (local.session_name, local.binding_name, local.secure) == ("dev", "dev_signin", False)
+    with pytest.raises(ConfigurationError, match="^LOGTO_COOKIE_DOMAIN must be the app's host or a parent domain"):
+        config(LOGTO_COOKIE_DOMAIN="evil.example")
+    with pytest.raises(ConfigurationError, match="^LOGTO_COOKIE_NAME must be a plain cookie name"):
+        config(LOGTO_COOKIE_NAME="__Host-x")
+    with pytest.raises(ConfigurationError, match="^LOGTO_COOKIE_NAME"):
+        config(LOGTO_COOKIE_NAME="a b;c")
+
+
+def test_shared_cookie_carries_its_domain_and_clears_with_it():
+    from starlette.responses import Response
+
+    from app.auth.cookies import CookiePolicy
+
+    policy = CookiePolicy.from_config(config(LOGTO_COOKIE_DOMAIN="example.com", LOGTO_BASE_URL="https://app.example.com"))
+    response = Response()
+    policy.set_session(response, "id", max_age=60)
+    policy.clear_session(response)
+    policy.set_binding(response, "b")
+    set_cookies = response.headers.getlist("set-cookie")
+    assert set_cookies[0] == "__Secure-logto_session=id; Domain=example.com; HttpOnly; Max-Age=60; Path=/; SameSite=lax; Secure"
+    assert set_cookies[1].startswith("__Secure-logto_session=\"\"; Domain=example.com;") and "Max-Age=0" in set_cookies[1]
+    assert "Domain" not in set_cookies[2]
