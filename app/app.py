@@ -3,8 +3,11 @@
 import reflex as rx
 
 from . import auth
+from .admin_state import AdminState
+from .pages.admin import admin
 from .pages.callback import callback
 from .pages.home import home
+from .pages.profile import profile
 
 try:
     auth_config = auth.load_config()
@@ -13,6 +16,9 @@ except auth.ConfigurationError as err:
     raise SystemExit(f"Configuration error: {err}") from None
 
 app = rx.App()
-auth.setup(app, auth_config)
+# Secure by default: every page added below needs sign-in, but / and /callback.
+auth.setup(app, auth_config, protect_all_pages=True)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
 app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)
+app.add_page(profile, route="/profile", title="Your profile", on_load=auth.AccountState.load_sessions)
+app.add_page(admin, route="/admin", title="Admin", on_load=AdminState.load_overview)

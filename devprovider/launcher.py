@@ -123,7 +123,9 @@ def _port_free(port: int) -> bool:
 
 
 def start(state_dir: Path, *, port: int = 0, owner_pid: int | None = None, log_file: Path | None = None) -> DevProvider:
-    """Start a new provider process and wait until it serves discovery."""
+    """Start a new provider process and wait until it serves discovery; it stops when
+    `owner_pid` does (by default, this process)."""
+    owner_pid = owner_pid or os.getpid()
     node = shutil.which("node")
     if node is None:
         raise DevProviderError("node is not on PATH: the development provider needs Node.js 20 or newer")
@@ -158,7 +160,11 @@ def start(state_dir: Path, *, port: int = 0, owner_pid: int | None = None, log_f
 
 
 def ensure_running(state_dir: Path, *, owner_pid: int | None = None) -> DevProvider:
-    """The provider recorded in `state_dir` if it still answers, else a new one."""
+    """The provider recorded in `state_dir` if it still answers, else a new one.
+
+    A new one stops when `owner_pid` does (by default, this process).
+    """
+    owner_pid = owner_pid or os.getpid()
     state_dir.mkdir(parents=True, exist_ok=True)
     record = state_dir / "provider.json"
     with open(state_dir / "launch.lock", "w") as lock:

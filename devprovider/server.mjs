@@ -114,6 +114,7 @@ const provider = new Provider(issuer, {
     profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
     email: ['email', 'email_verified'],
     phone: ['phone_number', 'phone_number_verified'],
+    roles: ['roles'],
   },
   // Logto puts the scopes' claims in the ID token itself.
   conformIdTokenClaims: false,

@@ -6,6 +6,19 @@ import pytest
 from devprovider.launcher import start
 
 
+def pytest_configure(config):
+    """Tests import the app module; point it at a provider it never contacts, so
+    importing it starts no development provider."""
+    for name, value in {
+        "LOGTO_ENDPOINT": "https://logto.invalid",
+        "LOGTO_APP_ID": "app-module-under-test",
+        "LOGTO_APP_SECRET": "not-a-secret",
+        "LOGTO_BASE_URL": "http://localhost:3000",
+        "LOGTO_COOKIE_SECRET": "x" * 32,
+    }.items():
+        os.environ.setdefault(name, value)
+
+
 def pytest_collection_modifyitems(items):
     """Fast tests first: unit, then integration, then the browser."""
     order = {"unit": 0, "integration": 1, "browser": 2}

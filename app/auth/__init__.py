@@ -10,6 +10,7 @@
 from .account_state import AccountState
 from .config import AuthConfig
 from .errors import ConfigurationError, SignInError
+from .guards import has_role, protected, requires_session
 from .messages import message_for
 from .setup import load_config, setup
 from .state import AuthState
@@ -20,7 +21,10 @@ __all__ = [
     "AuthState",
     "ConfigurationError",
     "SignInError",
+    "has_role",
     "load_config",
     "message_for",
+    "protected",
+    "requires_session",
     "setup",
 ]

@@ -17,6 +17,7 @@ FRAMEWORK = "framework"
 
 HANDLER_ACCESS: dict[str, str] = {
     "AuthState.load_session": ANYONE,
+    "AuthState.require_sign_in": ANYONE,  # shows the caller's own session, or starts their sign-in
     "AuthState.heartbeat": ANYONE,
     "AuthState.retry_refresh": ANYONE,  # the caller's own session only
     "AuthState.sign_in": ANYONE,
@@ -26,6 +27,8 @@ HANDLER_ACCESS: dict[str, str] = {
     "AccountState.end_session": SESSION,
     "AccountState.end_other_sessions": SESSION,
     "AccountState.check_with_provider": SESSION,
+    "AdminState.load_overview": SESSION,  # and the admin role (requires_session(role="admin"))
+    "AdminState.setvar": FRAMEWORK,
     # setvar can only call setters, and no state of the app defines one.
     "AuthState.setvar": FRAMEWORK,
     "AccountState.setvar": FRAMEWORK,

@@ -15,7 +15,7 @@ from .errors import ProviderUnavailable, SignInError
 from .lifecycle import SessionEnded
 from .runtime import get_flow
 from .sessions import Session
-from .state import AuthState
+from .state import AuthState, claim_rows
 from .user_agents import describe
 
 log = logging.getLogger("app.auth")
@@ -34,6 +34,8 @@ class AccountState(AuthState):
     """The user's live sessions: handle, device, signed in, last used, and whether it is this one."""
     provider_check: str = ""
     """The outcome of the last "Check with the provider"."""
+    userinfo: list[dict[str, str]] = []
+    """What the provider's userinfo endpoint said, as claim rows."""
 
     async def _signed_in(self) -> Session | None:
         session = await self._session()
@@ -108,6 +110,7 @@ class AccountState(AuthState):
             log.warning("userinfo check failed: %s", err)
             self.provider_check = "The sign-in service did not confirm your sign-in."
             return
+        self.userinfo = claim_rows(info)
         self.provider_check = (
             f"Confirmed by the sign-in service at {datetime.now(timezone.utc).strftime('%H:%M:%S UTC')} "
             f"({len(info)} claims in user info)."

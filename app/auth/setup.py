@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +52,8 @@ def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
     except DevProviderError as err:
         raise ConfigurationError(f"the development provider did not start: {err}") from err
     log.info("signing in against the development provider at %s", settings["LOGTO_ENDPOINT"])
+    # The demo's admin page needs the user's roles (Logto's `roles` scope).
+    settings["LOGTO_SCOPES"] = env.get("LOGTO_SCOPES", "").strip() or "openid offline_access profile email roles"
     return settings
 
 
@@ -72,9 +75,25 @@ def _routes_url(base_url: str) -> str:
     return reflex_config.api_url.rstrip("/")
 
 
-def setup(app: rx.App, config: AuthConfig) -> None:
-    """Add the auth routes and the client's lifespan to `app`."""
+PUBLIC_ROUTES = ("/", "/callback")
+
+
+def setup(
+    app: rx.App,
+    config: AuthConfig,
+    *,
+    protect_all_pages: bool = False,
+    public_routes: tuple[str, ...] = (),
+) -> None:
+    """Add the auth routes and the client's lifespan to `app`.
+
+    With `protect_all_pages`, every page added afterwards requires sign-in,
+    except `/`, `/callback` and `public_routes`: a page added later is
+    protected unless someone decides otherwise.
+    """
     runtime.configure(config, backend_url=backend_url(config))
+    if protect_all_pages:
+        _guard_pages_added_later(app, (*PUBLIC_ROUTES, *public_routes))
     transformers = app.api_transformer
     if transformers is None:
         app.api_transformer = auth_routes()
@@ -84,6 +103,27 @@ def setup(app: rx.App, config: AuthConfig) -> None:
     app.register_lifespan_task(_client_lifespan)
     _configure_logging(config.debug)
     log.debug("sign-in configured: issuer %s, client %s, base %s", config.issuer, config.client_id, config.base_url)
+
+
+def _guard_pages_added_later(app: rx.App, public_routes: tuple[str, ...]) -> None:
+    from reflex_base.utils.format import format_route
+
+    from .guards import protected
+    from .state import AuthState
+
+    public = {format_route(route) for route in public_routes}
+    add_page = app.add_page
+
+    @functools.wraps(add_page)
+    def add_guarded_page(component=None, route=None, *args, on_load=None, **kwargs):
+        # Reflex adds its own 404 page (no component) at compile time: never guarded.
+        if component is not None and app._page_route_key(component, route) not in public:
+            component = protected(component)
+            extra = list(on_load) if isinstance(on_load, (list, tuple)) else [on_load] if on_load else []
+            on_load = [AuthState.require_sign_in, *extra]
+        return add_page(component, route, *args, on_load=on_load, **kwargs)
+
+    object.__setattr__(app, "add_page", add_guarded_page)
 
 
 def _configure_logging(debug: bool) -> None:

@@ -72,6 +72,10 @@ class AuthState(rx.State):
     """The `sub` claim: the user's id at the provider."""
     claims: list[dict[str, str]] = []
     """Every ID token claim: key, value, readable date."""
+    roles: list[str] = []
+    """The `roles` claim (Logto's `roles` scope), for what the page shows; handlers check the session."""
+    forbidden: bool = False
+    """The last guarded handler refused: signed in, but without the role it needs."""
     pending: str = ""
     """The action under way ("sign_in", "sign_out"), for the buttons' loading state."""
     error_code: str = ""
@@ -110,6 +114,7 @@ class AuthState(rx.State):
         self.notice = reason or ""
         self.user_name = self.user_email = self.user_picture = self.user_sub = ""
         self.claims = []
+        self.roles = []
 
     def _show(self, session: Session) -> None:
         claims = session.claims
@@ -120,6 +125,8 @@ class AuthState(rx.State):
         self.user_picture = str(claims.get("picture") or "")
         self.user_name = str(claims.get("name") or claims.get("username") or self.user_email or session.sub)
         self.claims = claim_rows(claims)
+        roles = claims.get("roles")
+        self.roles = [str(r) for r in roles] if isinstance(roles, list) else []
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""
@@ -142,6 +149,16 @@ class AuthState(rx.State):
             self._show(session)
         self.pending = ""
         self.loaded = True
+
+    @rx.event
+    async def require_sign_in(self):
+        """on_load of a protected page: show it to a signed-in visitor; send anyone else to sign in,
+        back to this page (path and query) afterwards."""
+        await self.load_session()
+        if self.signed_in or self.router.url.path.rstrip("/") == "/callback":
+            return
+        async for event in self.sign_in():
+            yield event
 
     @rx.event
     async def heartbeat(self, _tick: str = ""):

@@ -19,6 +19,7 @@ def user_card() -> rx.Component:
                 align="start",
             ),
             rx.spacer(),
+            rx.link("Your profile", href="/profile"),
             sign_out_button(),
             align="center",
             spacing="4",

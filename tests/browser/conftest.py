@@ -34,6 +34,7 @@ def app_settings(dev_provider, tmp_path_factory):
             "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
             "LOGTO_SESSION_DB": str(tmp_path_factory.mktemp("app") / "sessions.sqlite3"),
             "LOGTO_ENV_FILE": "/nonexistent/.env",
+            "LOGTO_SCOPES": "openid offline_access profile email roles",
         },
     }
 

@@ -97,6 +97,7 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     env_file = tmp_path / ".env"
     env_file.write_text("LOGTO_APP_ID=from-file\nLOGTO_APP_SECRET=file-secret\n")
     monkeypatch.setenv("LOGTO_APP_ID", "from-environment")
+    monkeypatch.delenv("LOGTO_APP_SECRET", raising=False)
     monkeypatch.setenv("LOGTO_ENV_FILE", str(env_file))
     values = read_environ()
     assert values["LOGTO_APP_ID"] == "from-environment"

@@ -1,0 +1,36 @@
+"""/profile: the user's card, what the provider says about them, and their sessions."""
+
+import reflex as rx
+
+from ..auth import AccountState, AuthState
+from ..components import page_frame
+from .account import provider_check_panel, sessions_panel
+from .home import user_card
+
+
+def userinfo_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.body(
+            rx.foreach(
+                AccountState.userinfo,
+                lambda claim: rx.table.row(
+                    rx.table.row_header_cell(rx.code(claim["key"], variant="ghost")),
+                    rx.table.cell(rx.text(claim["value"], word_break="break-all")),
+                ),
+            )
+        ),
+        variant="surface",
+        width="100%",
+    )
+
+
+def profile() -> rx.Component:
+    return page_frame(
+        rx.link("← Home", href="/"),
+        user_card(),
+        rx.heading("What the sign-in service says", size="4"),
+        provider_check_panel(),
+        rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),
+        sessions_panel(),
+        rx.cond(AuthState.roles.contains("admin"), rx.link("Admin page", href="/admin")),
+    )

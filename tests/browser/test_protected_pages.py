@@ -1,0 +1,41 @@
+"""Protected pages in the browser: sign in first and come back; roles refused on the server."""
+
+import secrets
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_sign_in import sign_in_at_provider
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_protected_page_signs_in_first_and_comes_back(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(f"{app_url}/profile?tab=sessions")
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="What the sign-in service says")).to_be_visible()
+    assert page.url in (f"{app_url}/profile?tab=sessions", f"{app_url}/profile/?tab=sessions")  # prod adds the slash
+    page.get_by_role("button", name="Check with the sign-in service").click()
+    expect(page.get_by_role("status").filter(has_text="Confirmed by the sign-in service")).to_be_visible()
+    expect(page.get_by_role("table").filter(has_text="email_verified")).to_contain_text("demo@example.com")
+    screenshot(page, "profile")
+
+
+def test_the_admin_page_and_its_handler_refuse_a_user_without_the_role(app_url, dev_provider, context, screenshot):
+    username, password = f"viewer-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    dev_provider.put_user(username, password, name="Vera Viewer", roles=["viewer"])
+    page = context.new_page()
+    page.goto(f"{app_url}/admin")
+    sign_in_at_provider(page, username, password)
+    expect(page.get_by_role("alert").filter(has_text="You don't have access to this page.")).to_be_visible()
+    expect(page.get_by_text("Live sessions right now")).to_have_count(0)
+    screenshot(page, "refused")
+
+
+def test_the_admin_page_shows_its_data_to_an_admin(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(f"{app_url}/admin")
+    sign_in_at_provider(page)  # the demo user has the admin role
+    expect(page.get_by_text("Live sessions right now")).to_be_visible()
+    screenshot(page, "admin")
