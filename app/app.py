@@ -4,6 +4,8 @@ import reflex as rx
 
 from . import auth
 from .admin_state import AdminState
+from .directory import record_sign_in
+from .profile_state import ProfileState
 from .pages.admin import admin
 from .pages.callback import callback
 from .pages.home import home
@@ -17,8 +19,8 @@ except auth.ConfigurationError as err:
 
 app = rx.App()
 # Secure by default: every page added below needs sign-in, but / and /callback.
-auth.setup(app, auth_config, protect_all_pages=True)
+auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
 app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)
-app.add_page(profile, route="/profile", title="Your profile", on_load=auth.AccountState.load_sessions)
+app.add_page(profile, route="/profile", title="Your profile", on_load=[auth.AccountState.load_sessions, ProfileState.load_profile])
 app.add_page(admin, route="/admin", title="Admin", on_load=AdminState.load_overview)

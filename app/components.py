@@ -5,9 +5,21 @@ import reflex as rx
 from .auth import AuthState
 
 
+def impersonation_banner() -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("user-cog")),
+        rx.callout.text("You are signed in as ", rx.text.strong(AuthState.user_name), ", acting as ",
+                        rx.code(AuthState.acting_party), " (impersonation)."),
+        color_scheme="orange",
+        role="alert",
+        width="100%",
+    )
+
+
 def page_frame(*children: rx.Component) -> rx.Component:
     return rx.center(
         rx.vstack(
+            rx.cond(AuthState.acting_party != "", impersonation_banner()),
             rx.hstack(
                 rx.heading("Hello Logto", size="7"),
                 rx.badge("Reflex", variant="soft", size="2"),

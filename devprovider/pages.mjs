@@ -56,6 +56,24 @@ export function signInPage({ uid, clientName, demo, username = '', error = '' })
     ${hint ? `<div class="demo"><strong>Demo account</strong>${hint}</div>` : ''}`);
 }
 
+export function signUpPage({ uid, clientName, username = '', error = '' }) {
+  return layout('Create account', `
+    <h1>Create account</h1>
+    <p>to continue to ${escapeHtml(clientName)}</p>
+    ${error ? `<div class="error" role="alert">${escapeHtml(error)}</div>` : ''}
+    <form method="post" action="/interaction/${escapeHtml(uid)}/register">
+      <label for="username">Username</label>
+      <input id="username" name="username" value="${escapeHtml(username)}" autocomplete="username" required autofocus>
+      <label for="name">Name</label>
+      <input id="name" name="name" autocomplete="name">
+      <label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="email">
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required>
+      <button type="submit">Create account</button>
+    </form>`);
+}
+
 // oidc-provider hands us its confirmation form; we submit it at once, as
 // Logto signs out without asking.
 export function logoutPage(form) {

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
 
 import { MemoryAdapter } from './adapter.mjs';
-import { signInPage, logoutPage, errorPage, avatarSvg, escapeHtml } from './pages.mjs';
+import { signInPage, signUpPage, logoutPage, errorPage, avatarSvg, escapeHtml } from './pages.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -109,6 +109,8 @@ const provider = new Provider(issuer, {
     Grant: 14 * 24 * 3600,
   },
   pkce: { required: () => true },
+  // Logto's own authorization parameters: which screen first, which connector.
+  extraParams: ['first_screen', 'interaction_mode', 'direct_sign_in'],
   claims: {
     openid: ['sub'],
     profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
@@ -212,9 +214,13 @@ async function interaction(req, res, uid, action) {
   }
 
   const demo = [...users.values()].filter((user) => user.show);
-  if (action !== 'login' || req.method !== 'POST') {
-    return send(res, 200, signInPage({ uid, clientName, demo }));
+  const params = details.params;
+  const signUp = params.first_screen === 'identifier:register' || params.interaction_mode === 'signUp';
+  if (req.method !== 'POST' || !['login', 'register'].includes(action)) {
+    if (signUp) return send(res, 200, signUpPage({ uid, clientName }));
+    return send(res, 200, signInPage({ uid, clientName, demo, username: String(params.login_hint ?? '') }));
   }
+  if (action === 'register') return register(req, res, details, { uid, clientName });
 
   const form = new URLSearchParams(await readBody(req));
   const username = form.get('username') ?? '';
@@ -235,6 +241,24 @@ async function interaction(req, res, uid, action) {
     { login: { accountId }, consent: { grantId } },
     { mergeWithLastSubmission: false },
   );
+}
+
+async function register(req, res, details, page) {
+  const form = new URLSearchParams(await readBody(req));
+  const username = (form.get('username') ?? '').trim();
+  const password = form.get('password') ?? '';
+  if (!/^[A-Za-z0-9_.-]{2,32}$/.test(username) || password.length < 8) {
+    return send(res, 200, signUpPage({ ...page, username, error: 'Choose a username (letters, digits, . _ -) and a password of 8 or more characters.' }));
+  }
+  if (users.has(username)) return send(res, 200, signUpPage({ ...page, username, error: 'That username is taken.' }));
+  const name = (form.get('name') ?? '').trim() || username;
+  const email = (form.get('email') ?? '').trim();
+  putUser(username, { password, claims: { name, ...(email ? { email, email_verified: false } : {}) } });
+  const accountId = users.get(username).claims.sub;
+  const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
+  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  const grantId = await grant.save();
+  return provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
 }
 
 function authorized(req) {

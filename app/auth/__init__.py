@@ -12,6 +12,7 @@ from .config import AuthConfig
 from .errors import ConfigurationError, SignInError
 from .guards import has_role, protected, requires_session
 from .messages import message_for
+from .options import SignInOptions
 from .setup import load_config, setup
 from .state import AuthState
 
@@ -21,6 +22,7 @@ __all__ = [
     "AuthState",
     "ConfigurationError",
     "SignInError",
+    "SignInOptions",
     "has_role",
     "load_config",
     "message_for",

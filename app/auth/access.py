@@ -21,6 +21,8 @@ HANDLER_ACCESS: dict[str, str] = {
     "AuthState.heartbeat": ANYONE,
     "AuthState.retry_refresh": ANYONE,  # the caller's own session only
     "AuthState.sign_in": ANYONE,
+    "AuthState.sign_up": ANYONE,
+    "AuthState.sign_in_with": ANYONE,  # names one of the app's declared options, nothing more
     "AuthState.finish_sign_in": ANYONE,
     "AuthState.sign_out": ANYONE,  # ends only the caller's own session, if any
     "AccountState.load_sessions": SESSION,
@@ -29,6 +31,8 @@ HANDLER_ACCESS: dict[str, str] = {
     "AccountState.check_with_provider": SESSION,
     "AdminState.load_overview": SESSION,  # and the admin role (requires_session(role="admin"))
     "AdminState.setvar": FRAMEWORK,
+    "ProfileState.load_profile": SESSION,
+    "ProfileState.setvar": FRAMEWORK,
     # setvar can only call setters, and no state of the app defines one.
     "AuthState.setvar": FRAMEWORK,
     "AccountState.setvar": FRAMEWORK,

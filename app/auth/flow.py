@@ -29,7 +29,9 @@ from .errors import AuthorizationDenied, InvalidCallback, SignInError
 from .provider import OidcClient, TokenSet
 from .return_paths import safe_return_path
 from .sealing import Sealer
+from .hooks import Hooks
 from .lifecycle import SessionLifecycle
+from .options import DEFAULT, SIGN_UP, SignInOptions
 from .sessions import Session, SessionStore
 from .transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
@@ -54,8 +56,19 @@ def _printable(text: str) -> str:
 
 
 class SignInFlow:
-    def __init__(self, config: AuthConfig, client: OidcClient, db: Database, *, backend_url: str):
+    def __init__(
+        self,
+        config: AuthConfig,
+        client: OidcClient,
+        db: Database,
+        *,
+        backend_url: str,
+        sign_in_options: Mapping[str, SignInOptions] | None = None,
+        hooks: Hooks | None = None,
+    ):
         self.config = config
+        self.sign_in_options = {"default": DEFAULT, "sign_up": SIGN_UP, **(sign_in_options or {})}
+        self.hooks = hooks or Hooks()
         self.client = client
         self.backend_url = backend_url.rstrip("/")
         sealer = Sealer(config.cookie_secret.reveal(), tuple(s.reveal() for s in config.previous_cookie_secrets))
@@ -77,11 +90,15 @@ class SignInFlow:
 
     # -- sign-in -------------------------------------------------------------
 
-    async def start_sign_in(self, return_path: str | None) -> str:
-        """Store a new transaction; return the start route's URL for the tab."""
+    async def start_sign_in(self, return_path: str | None, option: str = "default") -> str:
+        """Store a new transaction; return the start route's URL for the tab.
+
+        `option` names one of the app's declared sign-in options; unknown: the default.
+        """
         txn = new_transaction(safe_return_path(return_path))
+        options = self.sign_in_options.get(option, self.sign_in_options["default"])
         authorization_url = await self.client.authorization_url(
-            state=txn.state, nonce=txn.nonce, code_verifier=txn.code_verifier
+            state=txn.state, nonce=txn.nonce, code_verifier=txn.code_verifier, options=options
         )
         await self.transactions.save(txn, authorization_url)
         log.debug("sign-in started, returns to %s", txn.return_path)
@@ -147,6 +164,8 @@ class SignInFlow:
             replaced = await self.sessions.delete(previous_session_id, "replaced")
             session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
         log.debug("session created")
+        tokens = TokenSet.from_dict(handoff["tokens"])
+        await self.hooks.signed_in(tokens.claims, tokens)
         if replaced and replaced.refresh_token:
             await self.client.revoke(replaced.refresh_token)
         return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
@@ -161,6 +180,7 @@ class SignInFlow:
         if tokens is None or session_id is None:
             return f"{self.backend_url}/auth/signed-out"
         log.debug("session ended")
+        await self.hooks.signed_out(tokens.claims)
         if tokens.refresh_token:
             revoked = await self.client.revoke(tokens.refresh_token)
             log.debug("refresh token %s", "revoked" if revoked else "not revoked")

@@ -43,6 +43,7 @@ from .errors import (
     TokenRequestFailed,
 )
 from .id_token import UnknownSigningKey, allowed_algorithms, validate_id_token
+from .options import DEFAULT, SignInOptions
 
 log = logging.getLogger("app.auth")
 
@@ -185,11 +186,13 @@ class OidcClient:
 
     # -- protocol steps -----------------------------------------------------
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
-        """The authorization request: code flow, PKCE S256, state and nonce.
+    async def authorization_url(
+        self, *, state: str, nonce: str, code_verifier: str, options: SignInOptions = DEFAULT
+    ) -> str:
+        """The authorization request: code flow, PKCE S256, state and nonce, and the app's options.
 
-        `prompt=consent` is what Logto's SDKs send: it is how `offline_access`
-        yields a refresh token (OpenID Connect Core 1.0, section 11).
+        By default `prompt=consent`, as Logto's SDKs send: it is how
+        `offline_access` yields a refresh token (OpenID Connect Core 1.0, section 11).
         """
         metadata = await self.metadata()
         url, _ = self._http.create_authorization_url(
@@ -198,7 +201,7 @@ class OidcClient:
             code_verifier=code_verifier,
             nonce=nonce,
             response_type="code",
-            prompt="consent",
+            **options.params(),
         )
         return url
 

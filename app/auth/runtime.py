@@ -11,7 +11,11 @@ import os
 
 import httpx
 
+from collections.abc import Mapping
+
 from .config import AuthConfig
+from .hooks import Hooks
+from .options import SignInOptions
 from .db import Database
 from .flow import SignInFlow
 from .provider import OidcClient
@@ -19,15 +23,22 @@ from .provider import OidcClient
 _config: AuthConfig | None = None
 _backend_url: str | None = None
 _transport: httpx.AsyncBaseTransport | None = None
+_extras: dict = {}
 _flow: tuple[int, SignInFlow] | None = None
 
 
 def configure(
-    config: AuthConfig, *, backend_url: str, transport: httpx.AsyncBaseTransport | None = None
+    config: AuthConfig,
+    *,
+    backend_url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sign_in_options: Mapping[str, SignInOptions] | None = None,
+    hooks: Hooks | None = None,
 ) -> None:
     """Set the config; `transport` replaces the network (tests use it for hostile providers)."""
-    global _config, _backend_url, _transport, _flow
+    global _config, _backend_url, _transport, _extras, _flow
     _config, _backend_url, _transport, _flow = config, backend_url, transport, None
+    _extras = {"sign_in_options": sign_in_options, "hooks": hooks}
 
 
 def get_flow() -> SignInFlow:
@@ -36,7 +47,7 @@ def get_flow() -> SignInFlow:
         raise RuntimeError("app.auth is not configured: call app.auth.setup(app, config) first")
     if _flow is None or _flow[0] != os.getpid():
         client = OidcClient(_config, transport=_transport)
-        flow = SignInFlow(_config, client, Database(_config.session_db), backend_url=_backend_url)
+        flow = SignInFlow(_config, client, Database(_config.session_db), backend_url=_backend_url, **_extras)
         _flow = (os.getpid(), flow)
     return _flow[1]
 

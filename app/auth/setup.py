@@ -14,6 +14,8 @@ from reflex_base.environment import environment
 from . import runtime
 from .config import AuthConfig, read_environ
 from .errors import ConfigurationError
+from .hooks import Hooks, OnSignIn, OnSignOut
+from .options import SignInOptions
 from .routes import auth_routes
 
 log = logging.getLogger("app.auth")
@@ -84,14 +86,24 @@ def setup(
     *,
     protect_all_pages: bool = False,
     public_routes: tuple[str, ...] = (),
+    sign_in_options: Mapping[str, SignInOptions] | None = None,
+    on_sign_in: OnSignIn | None = None,
+    on_sign_out: OnSignOut | None = None,
 ) -> None:
     """Add the auth routes and the client's lifespan to `app`.
 
     With `protect_all_pages`, every page added afterwards requires sign-in,
     except `/`, `/callback` and `public_routes`: a page added later is
-    protected unless someone decides otherwise.
+    protected unless someone decides otherwise. `sign_in_options` names the
+    ways to sign in that pages may offer (besides "default" and "sign_up");
+    `on_sign_in` and `on_sign_out` are the app's hooks.
     """
-    runtime.configure(config, backend_url=backend_url(config))
+    runtime.configure(
+        config,
+        backend_url=backend_url(config),
+        sign_in_options=sign_in_options,
+        hooks=Hooks(on_sign_in=on_sign_in, on_sign_out=on_sign_out),
+    )
     if protect_all_pages:
         _guard_pages_added_later(app, (*PUBLIC_ROUTES, *public_routes))
     transformers = app.api_transformer

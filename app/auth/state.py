@@ -74,6 +74,8 @@ class AuthState(rx.State):
     """Every ID token claim: key, value, readable date."""
     roles: list[str] = []
     """The `roles` claim (Logto's `roles` scope), for what the page shows; handlers check the session."""
+    acting_party: str = ""
+    """Who is acting for the user (the ID token's `act` claim: impersonation), or ""."""
     forbidden: bool = False
     """The last guarded handler refused: signed in, but without the role it needs."""
     pending: str = ""
@@ -115,6 +117,7 @@ class AuthState(rx.State):
         self.user_name = self.user_email = self.user_picture = self.user_sub = ""
         self.claims = []
         self.roles = []
+        self.acting_party = ""
 
     def _show(self, session: Session) -> None:
         claims = session.claims
@@ -127,6 +130,8 @@ class AuthState(rx.State):
         self.claims = claim_rows(claims)
         roles = claims.get("roles")
         self.roles = [str(r) for r in roles] if isinstance(roles, list) else []
+        act = claims.get("act")
+        self.acting_party = str(act.get("sub") or "") if isinstance(act, dict) else ""
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""
@@ -202,6 +207,22 @@ class AuthState(rx.State):
     @rx.event
     async def sign_in(self):
         """Start sign-in: store the transaction on the server, send the tab on its way."""
+        async for event in self._start_sign_in("default"):
+            yield event
+
+    @rx.event
+    async def sign_up(self):
+        """Start sign-in on the provider's sign-up screen ("Create account")."""
+        async for event in self._start_sign_in("sign_up"):
+            yield event
+
+    @rx.event
+    async def sign_in_with(self, option: str):
+        """Start sign-in with one of the options the app declared; any other name means the default."""
+        async for event in self._start_sign_in(option if isinstance(option, str) else "default"):
+            yield event
+
+    async def _start_sign_in(self, option: str):
         self.pending = "sign_in"
         self.error_code = self.provider_error = ""
         yield
@@ -211,7 +232,7 @@ class AuthState(rx.State):
         path = url.path
         return_path = "/" if path.rstrip("/") == "/callback" else path + (f"?{url.query}" if url.query else "")
         try:
-            url = await get_flow().start_sign_in(return_path)
+            url = await get_flow().start_sign_in(return_path, option)
         except SignInError as err:
             log.warning("sign-in could not start: %s", err)
             self.pending = ""

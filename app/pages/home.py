@@ -108,7 +108,11 @@ def signed_out() -> rx.Component:
                 "Sign in to see your profile and the claims of your ID token.",
                 color_scheme="gray",
             ),
-            sign_in_button(),
+            rx.hstack(
+                sign_in_button(),
+                rx.button("Create account", on_click=AuthState.sign_up, variant="soft", size="3"),
+                spacing="3",
+            ),
             spacing="3",
             align="start",
         ),

@@ -4,6 +4,7 @@ import reflex as rx
 
 from ..auth import AccountState, AuthState
 from ..components import page_frame
+from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel
 from .home import user_card
 
@@ -28,6 +29,7 @@ def profile() -> rx.Component:
     return page_frame(
         rx.link("← Home", href="/"),
         user_card(),
+        rx.text(ProfileState.last_sign_in, color_scheme="gray", size="2"),
         rx.heading("What the sign-in service says", size="4"),
         provider_check_panel(),
         rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),

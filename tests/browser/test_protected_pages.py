@@ -39,3 +39,19 @@ def test_the_admin_page_shows_its_data_to_an_admin(app_url, context, screenshot)
     sign_in_at_provider(page)  # the demo user has the admin role
     expect(page.get_by_text("Live sessions right now")).to_be_visible()
     screenshot(page, "admin")
+
+
+def test_create_account_opens_the_sign_up_screen_and_signs_in(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Create account")).to_be_visible()
+    screenshot(page, "sign-up-screen")
+    page.get_by_label("Username").fill(f"newbie-{secrets.token_hex(3)}")
+    page.get_by_label("Name", exact=True).fill("Nora Newbie")
+    page.get_by_label("Password").fill(secrets.token_urlsafe(12))
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Nora Newbie")).to_be_visible()
+    page.get_by_role("link", name="Your profile").click()
+    expect(page.get_by_text("1 sign-in recorded")).to_be_visible()  # the app's on_sign_in hook ran
+    screenshot(page, "new-account-profile")

@@ -200,3 +200,18 @@ async def test_debug_log_names_every_step_and_no_secret(app, dev_provider, caplo
     for secret in (tokens.id_token, tokens.access_token, tokens.refresh_token, session_id, binding,
                    registered_app["LOGTO_APP_SECRET"], registered_app["LOGTO_COOKIE_SECRET"]):
         assert secret not in caplog.text
+
+
+async def test_login_hint_prefills_the_providers_form(registered_app, dev_provider, tmp_path):
+    from app.auth.options import SignInOptions
+
+    config = AuthConfig.from_env({**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "s.sqlite3")})
+    runtime.configure(config, backend_url=BACKEND, sign_in_options={"as_demo": SignInOptions(login_hint="demo")})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BACKEND) as browser:
+        start = navigation(await run(lambda: auth_state("/").sign_in_with("as_demo")))
+        authorize = (await browser.get(start)).headers["location"]
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    page = provider_browser.open(authorize)
+    assert 'id="username" name="username" value="demo"' in page.text
+    provider_browser.close()
+    await runtime.shutdown()
