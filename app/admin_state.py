@@ -14,5 +14,4 @@ class AdminState(AuthState):
     @requires_session(role="admin")
     async def load_overview(self):
         """Only for admins: the guard re-checks the session and its roles first."""
-        db = get_flow().sessions._db
-        self.active_sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        self.active_sessions = await get_flow().sessions.count_live()

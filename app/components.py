@@ -8,17 +8,23 @@ from .auth import AuthState
 def impersonation_banner() -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("user-cog")),
-        rx.callout.text("You are signed in as ", rx.text.strong(AuthState.user_name), ", acting as ",
-                        rx.code(AuthState.acting_party), " (impersonation)."),
+        rx.callout.text(rx.code(AuthState.acting_party), " is acting as ", rx.text.strong(AuthState.user_name),
+                        " (impersonation)."),
         color_scheme="orange",
         role="alert",
         width="100%",
     )
 
 
+def heartbeat() -> rx.Component:
+    """Ticks every second while signed in: a sign-out elsewhere shows here within two."""
+    return rx.cond(AuthState.signed_in, rx.moment(interval=1000, format="X", on_change=AuthState.heartbeat, display="none"))
+
+
 def page_frame(*children: rx.Component) -> rx.Component:
     return rx.center(
         rx.vstack(
+            heartbeat(),
             rx.cond(AuthState.acting_party != "", impersonation_banner()),
             rx.hstack(
                 rx.heading("Hello Logto", size="7"),

@@ -40,7 +40,7 @@ class AccountState(AuthState):
     async def _signed_in(self) -> Session | None:
         session = await self._session()
         if session is None:
-            self.sessions = []
+            self.sessions, self.userinfo, self.provider_check = [], [], ""
         return session
 
     async def _list(self, current: Session) -> None:
@@ -104,10 +104,12 @@ class AccountState(AuthState):
             self._show_signed_out(ended.reason)
             return
         except ProviderUnavailable:
+            self.userinfo = []
             self.provider_check = "The sign-in service can't be reached right now. Try again in a moment."
             return
         except SignInError as err:
             log.warning("userinfo check failed: %s", err)
+            self.userinfo = []
             self.provider_check = "The sign-in service did not confirm your sign-in."
             return
         self.userinfo = claim_rows(info)

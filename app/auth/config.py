@@ -69,6 +69,8 @@ class AuthConfig:
     Over https both are prefixed `__Host-` (or `__Secure-`, with a cookie domain)."""
     cookie_domain: str | None = None
     """A parent domain to share the session cookie with its subdomains; None keeps it on this host."""
+    account_url: str | None = None
+    """Where users manage their account at the provider (profile, password, MFA), if set."""
 
     @property
     def discovery_url(self) -> str:
@@ -135,6 +137,7 @@ class AuthConfig:
             session_idle_timeout=_duration(environ, "LOGTO_SESSION_IDLE_TIMEOUT", SESSION_IDLE_TIMEOUT),
             cookie_name=_cookie_name(environ.get("LOGTO_COOKIE_NAME", "").strip() or "logto_session"),
             cookie_domain=_cookie_domain(environ.get("LOGTO_COOKIE_DOMAIN", "").strip(), base_url),
+            account_url=_provider_url("LOGTO_ACCOUNT_URL", account) if (account := environ.get("LOGTO_ACCOUNT_URL", "").strip()) else None,
         )
 
 
@@ -159,6 +162,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:
@@ -222,6 +233,8 @@ def _cookie_domain(value: str, base_url: str) -> str | None:
         return None
     domain = value.lstrip(".").lower()
     host = (urlsplit(base_url).hostname or "").lower()
+    if _is_ip(host) or _is_ip(domain):
+        raise ConfigurationError(f"LOGTO_COOKIE_DOMAIN needs the app on a domain name, not an IP address, got {value!r}")
     # A browser keeps a cookie only for a domain that contains the page's host.
     if "." not in domain or not (host == domain or host.endswith(f".{domain}")):
         raise ConfigurationError(

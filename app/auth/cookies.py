@@ -16,7 +16,6 @@ from starlette.responses import Response
 from .config import AuthConfig
 from .transactions import TRANSACTION_TTL
 
-DEFAULT_SESSION_COOKIE = "logto_session"
 BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL
 
 

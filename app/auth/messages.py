@@ -12,6 +12,10 @@ MESSAGES: dict[str, str] = {
     "provider_unavailable": "The sign-in service can't be reached right now.",
     "invalid_provider_metadata": "The sign-in service is not set up the way this app expects.",
     "session_revoked": "Your sign-in is no longer valid. Please sign in again.",
+    "session_not_kept": (
+        "You signed in, but this browser did not keep the session cookie. "
+        "Allow cookies for this site and try again."
+    ),
     "sign_out_failed": "Signing out did not finish. Please try again.",
     "default": "Something went wrong while signing you in.",
 }

@@ -41,6 +41,13 @@ def configure(
     _extras = {"sign_in_options": sign_in_options, "hooks": hooks}
 
 
+def get_config() -> AuthConfig:
+    """The configured AuthConfig (for pages that show something of it, like a link)."""
+    if _config is None:
+        raise RuntimeError("app.auth is not configured: call app.auth.setup(app, config) first")
+    return _config
+
+
 def get_flow() -> SignInFlow:
     global _flow
     if _config is None or _backend_url is None:

@@ -175,6 +175,13 @@ class SessionStore:
         ).fetchall()
         return [_session(row) for row in rows]
 
+    async def count_live(self, *, now: float | None = None) -> int:
+        """How many sessions are live: within both lifetimes."""
+        now = time.time() if now is None else now
+        return self._db.execute(
+            "SELECT count(*) FROM sessions WHERE expires_at > ? AND last_used_at > ?", (now, now - self.idle_timeout)
+        ).fetchone()[0]
+
     async def keys_where(self, *, sub: str | None = None, sid: str | None = None) -> list[str]:
         """Database keys of the sessions of this user and/or provider session."""
         clauses, params = [], []

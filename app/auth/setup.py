@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,18 +125,24 @@ def _guard_pages_added_later(app: rx.App, public_routes: tuple[str, ...]) -> Non
     from .state import AuthState
 
     public = {format_route(route) for route in public_routes}
-    add_page = app.add_page
+    # Every way a page gets in (add_page, @rx.page, plugins) goes through _prepare_page.
+    prepare_page = app._prepare_page
 
-    @functools.wraps(add_page)
-    def add_guarded_page(component=None, route=None, *args, on_load=None, **kwargs):
+    signature = inspect.signature(prepare_page)
+
+    @functools.wraps(prepare_page)
+    def prepare_guarded_page(*args, **kwargs):
+        page = signature.bind(*args, **kwargs)
+        page.apply_defaults()
+        component, route, on_load = (page.arguments[k] for k in ("component", "route", "on_load"))
         # Reflex adds its own 404 page (no component) at compile time: never guarded.
         if component is not None and app._page_route_key(component, route) not in public:
-            component = protected(component)
+            page.arguments["component"] = protected(component)
             extra = list(on_load) if isinstance(on_load, (list, tuple)) else [on_load] if on_load else []
-            on_load = [AuthState.require_sign_in, *extra]
-        return add_page(component, route, *args, on_load=on_load, **kwargs)
+            page.arguments["on_load"] = [AuthState.require_sign_in, *extra]
+        return prepare_page(*page.args, **page.kwargs)
 
-    object.__setattr__(app, "add_page", add_guarded_page)
+    object.__setattr__(app, "_prepare_page", prepare_guarded_page)
 
 
 def _configure_logging(debug: bool) -> None:

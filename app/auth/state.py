@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,6 +23,8 @@ from .runtime import get_flow
 from .sessions import Session
 
 log = logging.getLogger("app.auth")
+
+GUARD_LOOP_WINDOW = 15  # seconds: sent to sign in again this soon means the cookie didn't stick
 
 # Claims whose value is a time (seconds since the epoch), shown also as a date.
 TIME_CLAIMS = frozenset({"exp", "iat", "auth_time", "updated_at", "created_at", "nbf"})
@@ -76,8 +79,7 @@ class AuthState(rx.State):
     """The `roles` claim (Logto's `roles` scope), for what the page shows; handlers check the session."""
     acting_party: str = ""
     """Who is acting for the user (the ID token's `act` claim: impersonation), or ""."""
-    forbidden: bool = False
-    """The last guarded handler refused: signed in, but without the role it needs."""
+
     pending: str = ""
     """The action under way ("sign_in", "sign_out"), for the buttons' loading state."""
     error_code: str = ""
@@ -155,13 +157,23 @@ class AuthState(rx.State):
         self.pending = ""
         self.loaded = True
 
+    _guard_sent_at: float = 0.0
+    """When require_sign_in last sent this tab to sign in (backend only: never leaves the server)."""
+
     @rx.event
     async def require_sign_in(self):
         """on_load of a protected page: show it to a signed-in visitor; send anyone else to sign in,
         back to this page (path and query) afterwards."""
         await self.load_session()
         if self.signed_in or self.router.url.path.rstrip("/") == "/callback":
+            self._guard_sent_at = 0.0
             return
+        if time.time() - self._guard_sent_at < GUARD_LOOP_WINDOW:
+            # Just back from signing in, and still signed out: the session cookie did not
+            # stick (blocked cookies, a cookie domain the browser refuses). Say so, don't loop.
+            self.error_code = "session_not_kept"
+            return
+        self._guard_sent_at = time.time()
         async for event in self.sign_in():
             yield event
 
@@ -189,6 +201,8 @@ class AuthState(rx.State):
                 return  # still under way: the next tick looks again
             if not renewed:
                 self.provider_unreachable = False  # nothing due: the tokens are good
+                if claim_rows(session.claims) != self.claims:
+                    self._show(session)  # refreshed meanwhile (another tab or tick): new claims
                 return
             refreshed = await self._session(touch=False)
         except SessionEnded as ended:

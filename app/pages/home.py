@@ -59,11 +59,6 @@ def claims_table() -> rx.Component:
     )
 
 
-def heartbeat() -> rx.Component:
-    """Ticks every second while signed in: a sign-out elsewhere shows here within two."""
-    return rx.moment(interval=1000, format="X", on_change=AuthState.heartbeat, display="none")
-
-
 def provider_unreachable() -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("cloud-off")),
@@ -79,7 +74,6 @@ def provider_unreachable() -> rx.Component:
 
 def signed_in() -> rx.Component:
     return rx.vstack(
-        heartbeat(),
         rx.cond(AuthState.provider_unreachable, provider_unreachable()),
         user_card(),
         provider_check_panel(),

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from ..auth import AccountState, AuthState
+from ..auth.runtime import get_config
 from ..components import page_frame
 from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel
@@ -34,5 +35,15 @@ def profile() -> rx.Component:
         provider_check_panel(),
         rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),
         sessions_panel(),
-        rx.cond(AuthState.roles.contains("admin"), rx.link("Admin page", href="/admin")),
+        rx.hstack(
+            *account_link(),
+            rx.cond(AuthState.roles.contains("admin"), rx.link("Admin page", href="/admin")),
+            spacing="4",
+        ),
     )
+
+
+def account_link() -> list[rx.Component]:
+    """Logto's account pages (profile, password, MFA), when LOGTO_ACCOUNT_URL is set."""
+    url = get_config().account_url
+    return [rx.link("Manage your account", href=url, is_external=True)] if url else []

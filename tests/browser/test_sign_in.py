@@ -184,3 +184,11 @@ def test_buttons_show_progress_until_the_page_leaves(app_url, context):
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
     assert any("Sign out" in label for label in disabled())
+
+
+def test_post_sign_out_landing_copes_with_unexpected_parameters(app_url, context):
+    page = context.new_page()
+    for query in ("?state=unexpected", "?state=", "?error=logout_failed&state=%3Cb%3E"):
+        page.goto(f"{app_url}/{query}")
+        expect(page.get_by_text("You are not signed in.")).to_be_visible()
+        expect(page.get_by_role("alert")).to_have_count(0)

@@ -159,3 +159,15 @@ def test_shared_cookie_carries_its_domain_and_clears_with_it():
     assert set_cookies[0] == "__Secure-logto_session=id; Domain=example.com; HttpOnly; Max-Age=60; Path=/; SameSite=lax; Secure"
     assert set_cookies[1].startswith("__Secure-logto_session=\"\"; Domain=example.com;") and "Max-Age=0" in set_cookies[1]
     assert "Domain" not in set_cookies[2]
+
+
+def test_cookie_domain_needs_a_domain_name():
+    with pytest.raises(ConfigurationError, match="not an IP address"):
+        config(LOGTO_BASE_URL="http://127.0.0.1:3000", LOGTO_COOKIE_DOMAIN="0.0.1")
+
+
+def test_account_url():
+    assert config().account_url is None
+    assert config(LOGTO_ACCOUNT_URL="https://tenant.logto.app/account").account_url == "https://tenant.logto.app/account"
+    with pytest.raises(ConfigurationError, match="^LOGTO_ACCOUNT_URL must use https://"):
+        config(LOGTO_ACCOUNT_URL="http://account.example.com")

@@ -129,3 +129,11 @@ async def test_activity_keeps_a_short_idle_timeout_alive(db):
     session_id = await short.create(TOKENS, now=NOW)
     for second in range(10, 121, 10):  # a page load every 10 s for two minutes
         assert (await short.lookup(session_id, now=NOW + second)).session is not None, second
+
+
+async def test_count_live_leaves_out_expired_and_idle_sessions(db):
+    store = SessionStore(db, Sealer("k" * 32), max_age=1000, idle_timeout=100)
+    await store.create(TOKENS, now=NOW)  # idle by NOW + 200
+    await store.create(TOKENS, now=NOW + 150)
+    await store.create(TOKENS, now=NOW - 990)  # past its lifetime by NOW + 200
+    assert await store.count_live(now=NOW + 200) == 1
