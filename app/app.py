@@ -4,6 +4,7 @@ import reflex as rx
 
 from . import auth
 from .admin_state import AdminState
+from .api import api_routes
 from .directory import record_sign_in
 from .profile_state import ProfileState
 from .pages.admin import admin
@@ -17,7 +18,7 @@ except auth.ConfigurationError as err:
     # One line naming the setting, not a traceback: this is the user's to fix.
     raise SystemExit(f"Configuration error: {err}") from None
 
-app = rx.App()
+app = rx.App(api_transformer=api_routes())
 # Secure by default: every page added below needs sign-in, but / and /callback.
 auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,14 @@ class DevProvider:
             },
         )
 
-    def put_user(self, username: str, password: str, **claims) -> str:
-        """Add (or replace) a user; returns its `sub`."""
-        return self._admin("PUT", f"users/{username}", {"password": password, "claims": claims})["sub"]
+    def put_user(self, username: str, password: str, *, api_scopes: list[str] | None = None, **claims) -> str:
+        """Add (or replace) a user, holding `api_scopes` of the API resources; returns its `sub`."""
+        body = {"password": password, "claims": claims, "api_scopes": api_scopes or []}
+        return self._admin("PUT", f"users/{username}", body)["sub"]
+
+    def put_resource(self, indicator: str, scopes: list[str]) -> None:
+        """Add (or replace) an API resource (RFC 8707) whose access tokens are JWTs."""
+        self._admin("PUT", f"resources/{urllib.parse.quote(indicator, safe='')}", {"scopes": scopes})
 
     def counts(self) -> dict[str, int]:
         """Requests served so far, per path (e.g. "/oidc/token")."""
@@ -211,6 +217,7 @@ def app_settings(
     provider.put_client(
         client_id, app["client_secret"], base_url=base_url, backend_url=backend_url, client_name="Reflex sample app"
     )
+    provider.put_resource(f"{base_url.rstrip('/')}/api", ["read:demo"])  # the demo app's own API
     return {
         "LOGTO_ENDPOINT": provider.origin,
         "LOGTO_APP_ID": client_id,

@@ -15,7 +15,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 import { MemoryAdapter } from './adapter.mjs';
 import { signInPage, signUpPage, logoutPage, errorPage, avatarSvg, escapeHtml } from './pages.mjs';
@@ -58,13 +58,16 @@ if (!adminToken || adminToken.length < 32) {
 
 // Users: the committed demo user(s), plus any the admin API adds.
 const users = new Map(); // username -> { username, password, claims, show }
-function putUser(username, { password, claims = {}, show_on_sign_in_page: show = false }) {
+function putUser(username, { password, claims = {}, show_on_sign_in_page: show = false, api_scopes: apiScopes = [] }) {
   if (!username || typeof password !== 'string' || !password) {
     throw new Error('a user needs a username and a password');
   }
   const sub = claims.sub || crypto.createHash('sha256').update(username).digest('hex').slice(0, 12);
-  users.set(username, { username, password, show, claims: { ...claims, sub }, createdAt: Date.now() });
+  users.set(username, { username, password, show, apiScopes, claims: { ...claims, sub }, createdAt: Date.now() });
 }
+
+// API resources (RFC 8707), as Logto's: an indicator and the scopes it knows.
+const resources = new Map(); // indicator -> { scopes }
 for (const user of JSON.parse(fs.readFileSync(args.users, 'utf8'))) putUser(user.username, user);
 const userBySub = (sub) => [...users.values()].find((user) => user.claims.sub === sub);
 
@@ -130,6 +133,23 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     backchannelLogout: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      // As Logto: a token request without `resource` gets a token for userinfo;
+      // an API's token is asked for by name (refresh token grant with `resource`).
+      defaultResource: async () => undefined,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (ctx, indicator) => {
+        const resource = resources.get(indicator);
+        if (!resource) throw new errors.InvalidTarget();
+        return {
+          scope: resource.scopes.join(' '),
+          audience: indicator,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES384' } },
+        };
+      },
+    },
     revocation: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: {
@@ -189,6 +209,22 @@ function send(res, status, body, type = 'text/html; charset=utf-8', headers = {}
 const sendJson = (res, status, value) => send(res, status, JSON.stringify(value), 'application/json');
 
 // Grants everything the client asked for, as Logto does for its own apps.
+// The resource scopes asked for that this user holds (Logto: from the user's roles).
+function grantApiScopes(grant, params, user) {
+  const asked = new Set(String(params.scope ?? '').split(' '));
+  const indicators = [params.resource ?? []].flat().filter(Boolean);
+  for (const indicator of indicators) {
+    const resource = resources.get(indicator);
+    if (!resource) continue;
+    const wanted = resource.scopes.filter((scope) => asked.has(scope));
+    const allowed = wanted.filter((scope) => user?.apiScopes?.includes(scope));
+    const refused = wanted.filter((scope) => !allowed.includes(scope));
+    if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
+    // Refused, not left open: otherwise the provider would ask for consent again.
+    if (refused.length) grant.rejectResourceScope(indicator, refused.join(' '));
+  }
+}
+
 async function grantRequested(details, accountId) {
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
@@ -196,9 +232,7 @@ async function grantRequested(details, accountId) {
   grant.addOIDCScope(String(details.params.scope ?? 'openid'));
   const missing = details.prompt.details ?? {};
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-    grant.addResourceScope(indicator, scopes.join(' '));
-  }
+  grantApiScopes(grant, details.params, userBySub(accountId));
   return grant.save();
 }
 
@@ -234,6 +268,7 @@ async function interaction(req, res, uid, action) {
   const accountId = user.claims.sub;
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
   grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  grantApiScopes(grant, details.params, user);
   const grantId = await grant.save();
   return provider.interactionFinished(
     req,
@@ -283,6 +318,11 @@ async function admin(req, res, route) {
     await provider.Client.validate(metadata);
     await new MemoryAdapter('Client').upsert(id, metadata);
     return sendJson(res, 200, { client_id: id });
+  }
+  if (req.method === 'PUT' && kind === 'resources' && id) {
+    const { scopes = [] } = JSON.parse(await readBody(req));
+    resources.set(decodeURIComponent(id), { scopes });
+    return sendJson(res, 200, { resource: decodeURIComponent(id), scopes });
   }
   if (req.method === 'PUT' && kind === 'users' && id) {
     putUser(id, JSON.parse(await readBody(req)));

@@ -32,6 +32,8 @@ HANDLER_ACCESS: dict[str, str] = {
     "AdminState.load_overview": SESSION,  # and the admin role (requires_session(role="admin"))
     "AdminState.setvar": FRAMEWORK,
     "ProfileState.load_profile": SESSION,
+    "ApiDemoState.call_api": SESSION,
+    "ApiDemoState.setvar": FRAMEWORK,
     "ProfileState.setvar": FRAMEWORK,
     # setvar can only call setters, and no state of the app defines one.
     "AuthState.setvar": FRAMEWORK,

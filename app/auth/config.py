@@ -69,6 +69,8 @@ class AuthConfig:
     Over https both are prefixed `__Host-` (or `__Secure-`, with a cookie domain)."""
     cookie_domain: str | None = None
     """A parent domain to share the session cookie with its subdomains; None keeps it on this host."""
+    resources: tuple[str, ...] = ()
+    """API resources (RFC 8707 indicators) the app asks access tokens for."""
     account_url: str | None = None
     """Where users manage their account at the provider (profile, password, MFA), if set."""
 
@@ -137,6 +139,7 @@ class AuthConfig:
             session_idle_timeout=_duration(environ, "LOGTO_SESSION_IDLE_TIMEOUT", SESSION_IDLE_TIMEOUT),
             cookie_name=_cookie_name(environ.get("LOGTO_COOKIE_NAME", "").strip() or "logto_session"),
             cookie_domain=_cookie_domain(environ.get("LOGTO_COOKIE_DOMAIN", "").strip(), base_url),
+            resources=_resources(environ.get("LOGTO_RESOURCES", "")),
             account_url=_provider_url("LOGTO_ACCOUNT_URL", account) if (account := environ.get("LOGTO_ACCOUNT_URL", "").strip()) else None,
         )
 
@@ -255,6 +258,15 @@ def _duration(environ: Mapping[str, str], name: str, default: int) -> int:
     if not number.isdigit() or int(number) <= 0:
         raise ConfigurationError(f"{name} must be a positive duration like 3600, 30m, 24h or 14d, got {value!r}")
     return int(number) * _UNITS[unit]
+
+
+def _resources(value: str) -> tuple[str, ...]:
+    resources = tuple(dict.fromkeys(value.replace(",", " ").split()))
+    for resource in resources:
+        parts = urlsplit(resource)
+        if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment:
+            raise ConfigurationError(f"LOGTO_RESOURCES must list absolute URIs without fragments, got {resource!r}")
+    return resources
 
 
 def _scopes(value: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ rotated the refresh token, the new one is stored or revoked, never lost.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -148,6 +149,73 @@ class SessionLifecycle:
             log.warning("refresh failed (%s); the access token is still valid", type(err).__name__)
             return tokens
         raise ProviderUnavailable(f"refresh failed and the access token has expired: {err}") from err
+
+    # -- API resources (RFC 8707) ------------------------------------------------
+
+    async def access_token_for(self, session: Session, resource: str) -> str:
+        """An access token for one of the configured API resources, cached, renewed when due.
+
+        Renewal is a refresh token grant with `resource`, single-flight with
+        every other refresh of the session (the same lease).
+
+        Raises:
+            ValueError: `resource` is not one the app configured.
+            SessionEnded, ProviderUnavailable: as `fresh_tokens`.
+        """
+        if resource not in self.client.config.resources:
+            raise ValueError(f"{resource!r} is not in LOGTO_RESOURCES")
+        cached = (await self._stored(session.key)).resource_tokens.get(resource)
+        if cached and not _due(cached.get("refresh_at")):
+            return cached["access_token"]
+        lock = self._locks.get(session.key)
+        if lock is None:
+            lock = self._locks.setdefault(session.key, asyncio.Lock())
+        async with lock:
+            return await self._resource_token_once(session.key, resource)
+
+    async def _resource_token_once(self, key: str, resource: str) -> str:
+        deadline = time.monotonic() + REFRESH_LEASE + 1
+        owner = secrets.token_hex(8)
+        while True:
+            tokens = await self._stored(key)
+            cached = tokens.resource_tokens.get(resource)
+            if cached and not _due(cached.get("refresh_at")):
+                return cached["access_token"]
+            if await self.sessions.take_refresh_lease(key, owner):
+                tokens = await self._stored(key)
+                cached = tokens.resource_tokens.get(resource)
+                if cached and not _due(cached.get("refresh_at")):
+                    await self.sessions.release_refresh_lease(key, owner)
+                    return cached["access_token"]
+                break
+            if await self.sessions.lease_is_a_wait(key) or time.monotonic() > deadline:
+                raise ProviderUnavailable("the provider is not answering")
+            await asyncio.sleep(LEASE_POLL)
+        return await asyncio.shield(self._resource_token_under_lease(key, owner, tokens, resource))
+
+    async def _resource_token_under_lease(self, key: str, owner: str, tokens: TokenSet, resource: str) -> str:
+        try:
+            issued, rotated = await asyncio.wait_for(self.client.resource_token(tokens, resource), REFRESH_TIMEOUT)
+        except RefreshRejected as err:
+            await self.sessions.end(key, "revoked")
+            raise SessionEnded("revoked") from err
+        except (SignInError, asyncio.TimeoutError) as err:
+            await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
+            raise ProviderUnavailable(f"no access token for {resource}: {err}") from err
+        except BaseException:
+            await self.sessions.release_refresh_lease(key, owner)
+            raise
+        updated = dataclasses.replace(
+            tokens,
+            refresh_token=rotated or tokens.refresh_token,
+            resource_tokens={**tokens.resource_tokens, resource: issued},
+        )
+        if await self.sessions.save_refreshed(key, owner, updated):
+            return issued["access_token"]
+        if rotated:
+            await self.client.revoke(rotated)
+        await self._stored(key)  # raises SessionEnded: it ended meanwhile
+        raise ProviderUnavailable("the session changed while its token was renewed")
 
     # -- ending sessions -----------------------------------------------------
 

@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+import urllib.parse
 import warnings
 from typing import Any
 
@@ -81,6 +82,8 @@ class TokenSet:
     scope: str
     refresh_at: int | None = None
     """When to renew the access token: a minute early, or a quarter of a short lifetime."""
+    resource_tokens: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Access tokens for API resources (RFC 8707): {indicator: {access_token, refresh_at}}."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -203,6 +206,9 @@ class OidcClient:
             response_type="code",
             **options.params(),
         )
+        # RFC 8707: one `resource` parameter per API the grant should cover.
+        for resource in self.config.resources:
+            url += "&" + urllib.parse.urlencode({"resource": resource})
         return url
 
     async def exchange_code(self, *, code: str, code_verifier: str, nonce: str) -> TokenSet:
@@ -262,6 +268,30 @@ class OidcClient:
         # A provider that doesn't rotate refresh tokens sends none back: keep the one we have.
         refresh_token = token.get("refresh_token") or current.refresh_token
         return dataclasses.replace(_token_set(token, claims, refresh_token=refresh_token), id_token=id_token)
+
+    async def resource_token(self, current: TokenSet, resource: str) -> tuple[dict[str, Any], str | None]:
+        """An access token for an API resource (RFC 8707), by the refresh token grant.
+
+        Returns the token ({access_token, refresh_at}) and the rotated refresh token, if any.
+        """
+        if not current.refresh_token:
+            raise RefreshRejected("the session has no refresh token")
+        metadata = await self.metadata()
+        try:
+            token = await self._token_request(
+                metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token,
+                resource=resource, scope="",
+            )
+        except OAuthError as err:
+            if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
+                raise RefreshRejected(f"token endpoint said {err.error}") from err
+            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"resource token request: {type(err).__name__}") from err
+        except ValueError as err:
+            raise ProviderUnavailable("resource token response is not JSON") from err
+        issued = _token_set(token, current.claims, refresh_token=None)
+        return {"access_token": issued.access_token, "refresh_at": issued.refresh_at}, token.get("refresh_token")
 
     async def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
         """The UserInfo response (OpenID Connect Core 1.0, section 5.3); its `sub` must be the user's."""

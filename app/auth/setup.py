@@ -55,8 +55,10 @@ def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
     except DevProviderError as err:
         raise ConfigurationError(f"the development provider did not start: {err}") from err
     log.info("signing in against the development provider at %s", settings["LOGTO_ENDPOINT"])
-    # The demo's admin page needs the user's roles (Logto's `roles` scope).
-    settings["LOGTO_SCOPES"] = env.get("LOGTO_SCOPES", "").strip() or "openid offline_access profile email roles"
+    # The demo's admin page needs the user's roles (Logto's `roles` scope), its API demo
+    # an access token for the app's own API resource.
+    settings["LOGTO_SCOPES"] = env.get("LOGTO_SCOPES", "").strip() or "openid offline_access profile email roles read:demo"
+    settings["LOGTO_RESOURCES"] = env.get("LOGTO_RESOURCES", "").strip() or f"{base_url}/api"
     return settings
 
 

@@ -5,6 +5,7 @@ import reflex as rx
 from ..auth import AccountState, AuthState
 from ..auth.runtime import get_config
 from ..components import page_frame
+from ..api_state import ApiDemoState
 from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel
 from .home import user_card
@@ -34,6 +35,13 @@ def profile() -> rx.Component:
         rx.heading("What the sign-in service says", size="4"),
         provider_check_panel(),
         rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),
+        rx.heading("The app's API", size="4"),
+        rx.hstack(
+            rx.button("Call the API", on_click=ApiDemoState.call_api, variant="soft", size="2"),
+            rx.text(ApiDemoState.api_result, size="2", role="status", word_break="break-all"),
+            spacing="3",
+            align="center",
+        ),
         sessions_panel(),
         rx.hstack(
             *account_link(),

@@ -24,6 +24,7 @@ def app_settings(dev_provider, tmp_path_factory):
     base_url = f"http://localhost:{port}"
     client_secret = secrets.token_urlsafe(32)
     dev_provider.put_client("browser-tests", client_secret, base_url=base_url, client_name="Browser tests")
+    dev_provider.put_resource(f"{base_url}/api", ["read:demo"])
     return {
         "port": port,
         "env": {
@@ -34,7 +35,8 @@ def app_settings(dev_provider, tmp_path_factory):
             "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
             "LOGTO_SESSION_DB": str(tmp_path_factory.mktemp("app") / "sessions.sqlite3"),
             "LOGTO_ENV_FILE": "/nonexistent/.env",
-            "LOGTO_SCOPES": "openid offline_access profile email roles",
+            "LOGTO_SCOPES": "openid offline_access profile email roles read:demo",
+            "LOGTO_RESOURCES": f"{base_url}/api",
         },
     }
 

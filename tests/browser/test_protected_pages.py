@@ -55,3 +55,26 @@ def test_create_account_opens_the_sign_up_screen_and_signs_in(app_url, context, 
     page.get_by_role("link", name="Your profile").click()
     expect(page.get_by_text("1 sign-in recorded")).to_be_visible()  # the app's on_sign_in hook ran
     screenshot(page, "new-account-profile")
+
+
+def test_the_api_demo_returns_data_with_the_scope_and_refuses_without(app_url, dev_provider, chromium, context, screenshot):
+    page = context.new_page()
+    page.goto(f"{app_url}/profile")
+    sign_in_at_provider(page)  # the demo user holds read:demo
+    page.get_by_role("button", name="Call the API").click()
+    expect(page.get_by_role("status").filter(has_text="Hello, dm8x2q4kz1pa")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="read:demo")).to_be_visible()
+    screenshot(page, "api-allowed")
+
+    username, password = f"noscope-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    dev_provider.put_user(username, password, name="Nico Noscope")  # no API permission
+    other = chromium.new_context()
+    try:
+        refused = other.new_page()
+        refused.goto(f"{app_url}/profile")
+        sign_in_at_provider(refused, username, password)
+        refused.get_by_role("button", name="Call the API").click()
+        expect(refused.get_by_role("status").filter(has_text="doesn't have the read:demo permission")).to_be_visible()
+        screenshot(refused, "api-refused")
+    finally:
+        other.close()

@@ -1,0 +1,55 @@
+"""Access tokens for API resources (RFC 8707) against the real development provider."""
+
+import asyncio
+
+import pytest
+from joserfc import jwt
+
+from app.auth import runtime
+from tests.integration.test_sign_in_flow import app, cookie_header, sign_in, stored_tokens  # noqa: F401
+from tests.support.provider_browser import ProviderBrowser
+
+pytestmark = pytest.mark.integration
+
+API = "http://localhost:3999/api"
+
+
+@pytest.fixture
+def resource(dev_provider):
+    dev_provider.put_resource(API, ["read:demo", "write:demo"])
+    return API
+
+
+@pytest.mark.app_env(LOGTO_RESOURCES=API, LOGTO_SCOPES="openid offline_access profile email read:demo")
+async def test_resource_token_is_a_jwt_for_the_api_cached_and_single_flight(app, dev_provider, resource):
+    dev_provider.put_user("apiuser", "api-password", name="Api User", api_scopes=["read:demo", "write:demo"])
+    browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, browser, username="apiuser", password="api-password")
+    flow = runtime.get_flow()
+    session = (await flow.sessions.lookup(app.cookies["logto_session"])).session
+    before = dev_provider.counts().get("/oidc/token", 0)
+    refresh_token_before = stored_tokens(app.cookies["logto_session"]).refresh_token
+
+    tokens = await asyncio.gather(*(flow.lifecycle.access_token_for(session, API) for _ in range(5)))
+    assert len(set(tokens)) == 1
+    assert dev_provider.counts()["/oidc/token"] == before + 1  # five callers, one request
+    assert await flow.lifecycle.access_token_for(session, API) == tokens[0]  # cached
+    assert dev_provider.counts()["/oidc/token"] == before + 1
+
+    claims = jwt.decode(tokens[0], await flow.client.keys(), algorithms=["ES384"]).claims
+    assert claims["aud"] == API and claims["sub"] == session.sub
+    assert set(claims["scope"].split()) == {"read:demo"}  # asked for read:demo only, though allowed more
+    # The refresh token the provider rotated on the way is the one the session keeps.
+    assert stored_tokens(app.cookies["logto_session"]).refresh_token != refresh_token_before
+    assert (await flow.client.refresh(stored_tokens(app.cookies["logto_session"]))).access_token  # and it works
+    browser.close()
+
+
+@pytest.mark.app_env(LOGTO_RESOURCES=API)
+async def test_an_unconfigured_resource_is_refused_before_any_request(app, dev_provider, resource):
+    browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, browser)
+    session = (await runtime.get_flow().sessions.lookup(app.cookies["logto_session"])).session
+    with pytest.raises(ValueError):
+        await runtime.get_flow().lifecycle.access_token_for(session, "https://elsewhere.example/api")
+    browser.close()

@@ -1,0 +1,77 @@
+"""The app's API checks JWT access tokens: issuer, audience (the API), expiry, scope."""
+
+import time
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from app.api import api_routes
+from app.auth import runtime
+from app.auth.access_tokens import InsufficientScope, InvalidAccessToken, check_access_token
+from tests.support.fake_provider import APP_URL, FakeProvider, app_config
+
+API = f"{APP_URL}/api"
+NOW = int(time.time())
+
+
+@pytest.fixture
+def op():
+    return FakeProvider()
+
+
+def access_token(op, *, key=None, **overrides):
+    claims = {"iss": op.issuer, "aud": API, "sub": "user-1", "exp": NOW + 300, "iat": NOW, "scope": "read:demo", **overrides}
+    signing = key or op.key
+    return jwt.encode({"alg": "ES384", "kid": signing.kid, "typ": "at+jwt"}, {k: v for k, v in claims.items() if v is not None},
+                      signing, algorithms=["ES384"])
+
+
+def check(op, token, scopes=("read:demo",)):
+    return check_access_token(token, KeySet([op.key]), issuer=op.issuer, resource=API, algorithms=["ES384"],
+                              required_scopes=scopes, now=NOW)
+
+
+def test_a_good_token_passes(op):
+    assert check(op, access_token(op))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"aud": "https://other.example/api"}, {"iss": "https://impostor.example/oidc"}, {"exp": NOW - 3600}, {"exp": None}]
+)
+def test_wrong_audience_issuer_or_time_is_invalid(op, overrides):
+    with pytest.raises(InvalidAccessToken):
+        check(op, access_token(op, **overrides))
+
+
+def test_a_missing_scope_is_its_own_refusal(op):
+    with pytest.raises(InsufficientScope) as refused:
+        check(op, access_token(op, scope="openid write:other"))
+    assert refused.value.missing == ["read:demo"]
+
+
+def test_a_forged_signature_is_invalid(op):
+    with pytest.raises(InvalidAccessToken):
+        check(op, access_token(op, key=ECKey.generate_key("P-384", parameters={"kid": "key-1"})))
+
+
+@pytest.fixture
+async def api(op, tmp_path):
+    runtime.configure(app_config(op, session_db=str(tmp_path / "s.sqlite3"), resources=(API,)), backend_url=APP_URL,
+                      transport=op.transport())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api_routes()), base_url=APP_URL) as client:
+        yield client
+    await runtime.shutdown()
+
+
+async def test_the_api_answers_a_good_token_and_explains_refusals(op, api):
+    good = await api.get("/api/demo", headers={"Authorization": f"Bearer {access_token(op)}"})
+    assert good.status_code == 200 and good.json()["message"] == "Hello, user-1"
+    no_scope = await api.get("/api/demo", headers={"Authorization": f"Bearer {access_token(op, scope='openid')}"})
+    assert no_scope.status_code == 403
+    assert no_scope.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="read:demo"'
+    wrong_api = await api.get("/api/demo", headers={"Authorization": f"Bearer {access_token(op, aud='https://x.example')}"})
+    assert wrong_api.status_code == 401 and wrong_api.json()["error"] == "invalid_token"
+    for header in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "}, {"Authorization": "Bearer not.a.jwt"}):
+        assert (await api.get("/api/demo", headers=header)).status_code == 401
