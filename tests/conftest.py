@@ -4,6 +4,8 @@ import secrets
 import pytest
 
 from devprovider.launcher import start
+from tests.support.fake_provider import FakeProvider
+from tests.support.relying_party import RelyingParty
 
 
 def pytest_configure(config):
@@ -57,3 +59,17 @@ def registered_app(request, dev_provider):
         "LOGTO_BASE_URL": base_url,
         "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
     }
+
+
+@pytest.fixture
+def op():
+    """A scripted provider (an httpx transport) for the cases a real one never produces."""
+    return FakeProvider()
+
+
+@pytest.fixture
+async def rp(op, tmp_path):
+    """The app's real sign-in code, configured against `op`."""
+    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
+    yield party
+    await party.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 

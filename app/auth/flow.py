@@ -31,8 +31,8 @@ from .return_paths import safe_return_path
 from .sealing import Sealer
 from .hooks import Hooks
 from .lifecycle import SessionLifecycle
+from .sessions import SessionStore
 from .options import DEFAULT, SIGN_UP, SignInOptions
-from .sessions import Session, SessionStore
 from .transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
 log = logging.getLogger("app.auth")

@@ -241,21 +241,7 @@ class OidcClient:
             RefreshRejected: the provider refused the refresh token (revoked, expired, reused).
             ProviderUnavailable: the provider could not be reached or failed.
         """
-        if not current.refresh_token:
-            raise RefreshRejected("the session has no refresh token")
-        metadata = await self.metadata()
-        try:
-            token = await self._token_request(
-                metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token
-            )
-        except OAuthError as err:
-            if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
-                raise RefreshRejected(f"token endpoint said {err.error}") from err
-            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
-        except httpx.HTTPError as err:
-            raise ProviderUnavailable(f"refresh request: {type(err).__name__}") from err
-        except ValueError as err:
-            raise ProviderUnavailable("refresh response is not JSON") from err
+        token = await self._refresh_grant(current)
         access_token = _access_token(token)
         claims = current.claims
         id_token = token.get("id_token") or current.id_token
@@ -267,29 +253,16 @@ class OidcClient:
                     raise InvalidIdToken(f"the refreshed ID token has another {name}")
         # A provider that doesn't rotate refresh tokens sends none back: keep the one we have.
         refresh_token = token.get("refresh_token") or current.refresh_token
-        return dataclasses.replace(_token_set(token, claims, refresh_token=refresh_token), id_token=id_token)
+        refreshed = _token_set(token, claims, refresh_token=refresh_token)
+        # API tokens stay valid until they expire: keep them.
+        return dataclasses.replace(refreshed, id_token=id_token, resource_tokens=current.resource_tokens)
 
     async def resource_token(self, current: TokenSet, resource: str) -> tuple[dict[str, Any], str | None]:
         """An access token for an API resource (RFC 8707), by the refresh token grant.
 
         Returns the token ({access_token, refresh_at}) and the rotated refresh token, if any.
         """
-        if not current.refresh_token:
-            raise RefreshRejected("the session has no refresh token")
-        metadata = await self.metadata()
-        try:
-            token = await self._token_request(
-                metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token,
-                resource=resource, scope="",
-            )
-        except OAuthError as err:
-            if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
-                raise RefreshRejected(f"token endpoint said {err.error}") from err
-            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
-        except httpx.HTTPError as err:
-            raise ProviderUnavailable(f"resource token request: {type(err).__name__}") from err
-        except ValueError as err:
-            raise ProviderUnavailable("resource token response is not JSON") from err
+        token = await self._refresh_grant(current, resource=resource, scope="")
         issued = _token_set(token, current.claims, refresh_token=None)
         return {"access_token": issued.access_token, "refresh_at": issued.refresh_at}, token.get("refresh_token")
 
@@ -372,6 +345,24 @@ class OidcClient:
         )
 
     # -- plumbing -----------------------------------------------------------
+
+    async def _refresh_grant(self, current: TokenSet, **params: str) -> dict[str, Any]:
+        """A refresh token grant, its failures translated: refused (the session is over) or unavailable."""
+        if not current.refresh_token:
+            raise RefreshRejected("the session has no refresh token")
+        metadata = await self.metadata()
+        try:
+            return await self._token_request(
+                metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token, **params
+            )
+        except OAuthError as err:
+            if err.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
+                raise RefreshRejected(f"token endpoint said {err.error}") from err
+            raise TokenRequestFailed(f"token endpoint said {err.error}") from err
+        except httpx.HTTPError as err:
+            raise ProviderUnavailable(f"refresh request: {type(err).__name__}") from err
+        except ValueError as err:  # not JSON
+            raise ProviderUnavailable("refresh response is not JSON") from err
 
     async def _token_request(self, url: str, **params: str) -> dict[str, Any]:
         """A token endpoint request; the response as a dict of our own."""

@@ -1,4 +1,3 @@
-import os
 import secrets
 from pathlib import Path
 

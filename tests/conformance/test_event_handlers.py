@@ -11,9 +11,7 @@ import app.app  # noqa: F401  (registers every page and state of the app)
 from app.auth.access import ANYONE, FRAMEWORK, HANDLER_ACCESS, SESSION
 from app.auth.account_state import AccountState
 from app.auth.state import AuthState
-from tests.support.fake_provider import FakeProvider
 from tests.support.reflex_state import auth_state, run
-from tests.support.relying_party import RelyingParty
 
 
 def all_states(cls=rx.State):
@@ -33,18 +31,6 @@ def test_every_event_handler_has_a_declared_access_rule():
 def test_no_state_of_the_app_offers_a_setter_to_setvar():
     for cls in (AuthState, AccountState):
         assert not [name for name in dir(cls) if name.startswith("set_") and name != "set_is_hydrated"]
-
-
-@pytest.fixture
-def op():
-    return FakeProvider()
-
-
-@pytest.fixture
-async def rp(op, tmp_path):
-    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
-    yield party
-    await party.close()
 
 
 def state_class(name: str):

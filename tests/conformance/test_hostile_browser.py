@@ -10,21 +10,9 @@ import pytest
 
 from app.auth import transactions
 from app.auth.account_state import AccountState
-from tests.support.fake_provider import APP_URL, FakeProvider
+from tests.support.fake_provider import APP_URL
 from tests.support.reflex_state import auth_state, navigation, run
-from tests.support.relying_party import RelyingParty, refused_safely
-
-
-@pytest.fixture
-def op():
-    return FakeProvider()
-
-
-@pytest.fixture
-async def rp(op, tmp_path):
-    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
-    yield party
-    await party.close()
+from tests.support.relying_party import refused_safely
 
 
 async def test_state_missing(rp, op):
@@ -132,7 +120,6 @@ async def test_return_path_keeps_a_real_page_and_its_query(rp, op):
 
 async def test_session_cookie_attributes_under_https(rp, op):
     params = await rp.begin()
-    start_cookie = [h for h in (await rp.browser.get("/")).headers.get_list("set-cookie")]  # noqa: F841
     page, route = await rp.callback(await rp.code_response(params))
     response = await rp.browser.get(route)
     header = response.headers["set-cookie"]

@@ -26,18 +26,6 @@ from tests.support.relying_party import RelyingParty, refused_safely
 NOW = int(time.time())
 
 
-@pytest.fixture
-def op():
-    return FakeProvider()
-
-
-@pytest.fixture
-async def rp(op, tmp_path):
-    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
-    yield party
-    await party.close()
-
-
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -6,7 +6,7 @@ import pytest
 from joserfc import jwt
 
 from app.auth import runtime
-from tests.integration.test_sign_in_flow import app, cookie_header, sign_in, stored_tokens  # noqa: F401
+from tests.support.app_flow import sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import pytest
 from app.auth import runtime
 from app.auth.state import AuthState
 from app.auth.account_state import AccountState
-from tests.integration.test_sign_in_flow import app, cookie_header, sign_in, stored_tokens  # noqa: F401
+from tests.support.app_flow import cookie_header, sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, run
 

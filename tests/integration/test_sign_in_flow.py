@@ -12,72 +12,14 @@ import pytest
 
 from app.auth import runtime
 from app.auth.config import AuthConfig
-from app.auth.db import digest
-from app.auth.provider import TokenSet
 from app.auth.routes import auth_routes
-from app.auth.sealing import Sealer
+from tests.support.app_flow import BACKEND, cookie_header, path_of, sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, navigation, run
 
 pytestmark = pytest.mark.integration
 
 SESSION_COOKIE, BINDING_COOKIE = "logto_session", "logto_signin"  # over http: no prefix
-
-BACKEND = "http://localhost:3999"
-
-
-@pytest.fixture
-async def app(request, registered_app, tmp_path):
-    marker = request.node.get_closest_marker("app_env")
-    env = {**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "sessions.sqlite3"), **(marker.kwargs if marker else {})}
-    config = AuthConfig.from_env(env)
-    runtime.configure(config, backend_url=BACKEND)
-    # The app's backend routes, as the browser reaches them (cookies kept per host).
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BACKEND) as browser:
-        yield browser
-    await runtime.shutdown()
-
-
-def stored_tokens(session_id: str) -> TokenSet:
-    """The tokens the server keeps for a session, read straight from its database."""
-    flow = runtime.get_flow()
-    key = digest(session_id)
-    (blob,) = flow.sessions._db.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
-    return TokenSet.from_dict(Sealer(flow.config.cookie_secret.reveal()).open(blob, record=key))
-
-
-def cookie_header(browser: httpx.AsyncClient) -> str:
-    return "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
-
-
-def path_of(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-async def sign_in(app_browser, provider_browser, username="demo", password="demo-password", responses=None):
-    """Click Sign in, sign in at the provider, finish on /callback; return the home page's state.
-
-    `responses`, if given, collects the session route's response.
-    """
-    start = navigation(await run(auth_state("/").sign_in))
-    response = await app_browser.get(start)
-    assert response.status_code == 303
-    callback_url = provider_browser.sign_in(response.headers["location"], username, password)
-    assert callback_url.startswith(f"{BACKEND}/callback?")
-
-    callback = auth_state(path_of(callback_url), cookie=cookie_header(app_browser))
-    session_route = navigation(await run(callback.finish_sign_in))
-    assert callback.error_code == "", callback.error_message
-    response = await app_browser.get(session_route)
-    assert response.status_code == 303 and response.headers["location"] == f"{BACKEND}/"
-    if responses is not None:
-        responses.append(response)
-
-    home = auth_state("/", cookie=cookie_header(app_browser))
-    await run(home.load_session)
-    return home
-
 
 async def test_full_sign_in_validates_the_id_token_and_creates_a_session(app, dev_provider):
     provider_browser = ProviderBrowser(dev_provider.origin)

@@ -8,21 +8,8 @@ import reflex as rx
 from app.admin_state import AdminState
 from app.auth import AuthState, setup
 from app.auth.guards import has_role
-from tests.support.fake_provider import FakeProvider, app_config
+from tests.support.fake_provider import app_config
 from tests.support.reflex_state import auth_state, navigation, run
-from tests.support.relying_party import RelyingParty
-
-
-@pytest.fixture
-def op():
-    return FakeProvider()
-
-
-@pytest.fixture
-async def rp(op, tmp_path):
-    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
-    yield party
-    await party.close()
 
 
 async def test_a_signed_out_visit_signs_in_and_lands_back_on_the_page(rp, op):

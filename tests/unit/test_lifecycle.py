@@ -205,3 +205,15 @@ async def test_a_slow_provider_does_not_hold_the_page(op, parts):
     await asyncio.sleep(0.05)
     assert await lifecycle.keep_fresh(session) is True
     assert op.count("/token") == 2
+
+
+async def test_a_refresh_keeps_the_cached_api_tokens(op, parts):
+    client, sessions, lifecycle = parts
+    session_id, session = await signed_in(op, parts, expires_in=4)
+    stored = await sessions.tokens(session.key)
+    cached = {"https://api.example": {"access_token": "api-at", "refresh_at": int(time.time()) + 600}}
+    assert await sessions.take_refresh_lease(session.key, "t")
+    assert await sessions.save_refreshed(session.key, "t", dataclasses.replace(stored, refresh_at=0, resource_tokens=cached))
+    refreshed = await lifecycle.fresh_tokens(dataclasses.replace(session, refresh_at=0))
+    assert refreshed.access_token != stored.access_token
+    assert refreshed.resource_tokens == cached

@@ -5,7 +5,6 @@ import urllib.parse
 import pytest
 
 from app.auth import runtime
-from app.auth.db import Database
 from tests.support.fake_provider import FakeProvider, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 
