@@ -6,6 +6,7 @@ from . import auth
 from .admin_state import AdminState
 from .api import api_routes
 from .directory import record_sign_in
+from .organization_state import OrganizationState
 from .profile_state import ProfileState
 from .pages.admin import admin
 from .pages.callback import callback
@@ -23,5 +24,5 @@ app = rx.App(api_transformer=api_routes())
 auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
 app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)
-app.add_page(profile, route="/profile", title="Your profile", on_load=[auth.AccountState.load_sessions, ProfileState.load_profile])
+app.add_page(profile, route="/profile", title="Your profile", on_load=[auth.AccountState.load_sessions, ProfileState.load_profile, OrganizationState.load_organizations])
 app.add_page(admin, route="/admin", title="Admin", on_load=AdminState.load_overview)

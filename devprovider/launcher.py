@@ -82,9 +82,13 @@ class DevProvider:
             },
         )
 
-    def put_user(self, username: str, password: str, *, api_scopes: list[str] | None = None, **claims) -> str:
-        """Add (or replace) a user, holding `api_scopes` of the API resources; returns its `sub`."""
-        body = {"password": password, "claims": claims, "api_scopes": api_scopes or []}
+    def put_user(
+        self, username: str, password: str, *, api_scopes: list[str] | None = None,
+        organizations: list[dict] | None = None, **claims,
+    ) -> str:
+        """Add (or replace) a user, holding `api_scopes` of the API resources and member of
+        `organizations` ([{"id", "roles"}]); returns its `sub`."""
+        body = {"password": password, "claims": claims, "api_scopes": api_scopes or [], "organizations": organizations or []}
         return self._admin("PUT", f"users/{username}", body)["sub"]
 
     def put_resource(self, indicator: str, scopes: list[str]) -> None:

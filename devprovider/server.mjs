@@ -58,12 +58,14 @@ if (!adminToken || adminToken.length < 32) {
 
 // Users: the committed demo user(s), plus any the admin API adds.
 const users = new Map(); // username -> { username, password, claims, show }
-function putUser(username, { password, claims = {}, show_on_sign_in_page: show = false, api_scopes: apiScopes = [] }) {
+function putUser(username, {
+  password, claims = {}, show_on_sign_in_page: show = false, api_scopes: apiScopes = [], organizations = [],
+}) {
   if (!username || typeof password !== 'string' || !password) {
     throw new Error('a user needs a username and a password');
   }
   const sub = claims.sub || crypto.createHash('sha256').update(username).digest('hex').slice(0, 12);
-  users.set(username, { username, password, show, apiScopes, claims: { ...claims, sub }, createdAt: Date.now() });
+  users.set(username, { username, password, show, apiScopes, organizations, claims: { ...claims, sub }, createdAt: Date.now() });
 }
 
 // API resources (RFC 8707), as Logto's: an indicator and the scopes it knows.
@@ -76,6 +78,9 @@ await new Promise((resolve) => server.listen(Number(args.port), args.host, resol
 const { port } = server.address();
 const origin = `http://${args.host}:${port}`;
 const issuer = `${origin}/oidc`;
+
+// What each organization role may do (Logto: organization role permissions).
+const ORGANIZATION_PERMISSIONS = { admin: ['read:members', 'invite:member'], member: ['read:members'] };
 
 // Counts per endpoint, so tests can assert how many token requests were made.
 const counts = {};
@@ -114,12 +119,16 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   // Logto's own authorization parameters: which screen first, which connector.
   extraParams: ['first_screen', 'interaction_mode', 'direct_sign_in'],
+  // Organization permissions, as Logto's: asked for in `scope` at sign-in.
+  scopes: ['openid', 'offline_access', ...new Set(Object.values(ORGANIZATION_PERMISSIONS).flat())],
   claims: {
     openid: ['sub'],
     profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
     email: ['email', 'email_verified'],
     phone: ['phone_number', 'phone_number_verified'],
     roles: ['roles'],
+    'urn:logto:scope:organizations': ['organizations'],
+    'urn:logto:scope:organization_roles': ['organization_roles'],
   },
   // Logto puts the scopes' claims in the ID token itself.
   conformIdTokenClaims: false,
@@ -179,6 +188,8 @@ const provider = new Provider(issuer, {
         // Logto states these in milliseconds.
         created_at: user.createdAt,
         updated_at: user.createdAt,
+        organizations: user.organizations.map((org) => org.id),
+        organization_roles: user.organizations.flatMap((org) => org.roles.map((role) => `${org.id}:${role}`)),
         ...user.claims,
       }),
     };
@@ -208,6 +219,49 @@ function send(res, status, body, type = 'text/html; charset=utf-8', headers = {}
 
 const sendJson = (res, status, value) => send(res, status, JSON.stringify(value), 'application/json');
 
+// --- organization tokens, as Logto issues them -------------------------------
+// A refresh token grant with `organization_id` (not a standard parameter, so
+// handled here rather than by oidc-provider): a JWT for
+// `urn:logto:organization:<id>` with the permissions of the user's roles there.
+// The scope each grant was asked for at sign-in: oidc-provider keeps only the
+// scopes it knows in the refresh token, and organization permissions aren't.
+const askedScopes = new Map(); // grantId -> Set of scope words
+const remember = (grantId, params) => askedScopes.set(grantId, new Set(String(params.scope ?? '').split(' ')));
+const b64url = (value) => Buffer.from(value).toString('base64url');
+
+async function organizationToken(req, res, form) {
+  const refuse = (status, error) => sendJson(res, status, { error });
+  const [scheme, credentials] = String(req.headers.authorization ?? '').split(' ');
+  const [clientId, clientSecret] = scheme === 'Basic'
+    ? Buffer.from(credentials ?? '', 'base64').toString().split(':').map(decodeURIComponent)
+    : [form.get('client_id'), form.get('client_secret')];
+  const client = clientId ? await provider.Client.find(clientId) : undefined;
+  const given = Buffer.from(String(clientSecret ?? ''));
+  const expected = Buffer.from(String(client?.clientSecret ?? ''));
+  if (!client || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return refuse(401, 'invalid_client');
+  const refreshToken = await provider.RefreshToken.find(String(form.get('refresh_token') ?? ''));
+  if (!refreshToken || refreshToken.clientId !== clientId || refreshToken.isExpired) return refuse(400, 'invalid_grant');
+  const user = userBySub(refreshToken.accountId);
+  const organizationId = form.get('organization_id');
+  const membership = user?.organizations.find((org) => org.id === organizationId);
+  if (!membership) return refuse(403, 'invalid_target');
+  const asked = askedScopes.get(refreshToken.grantId) ?? new Set();
+  const scope = [...new Set(membership.roles.flatMap((role) => ORGANIZATION_PERMISSIONS[role] ?? []))]
+    .filter((permission) => asked.has(permission)).join(' ');
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: 'ES384', typ: 'at+jwt', kid: secrets.signingKey.kid };
+  const claims = {
+    iss: issuer, sub: refreshToken.accountId, aud: `urn:logto:organization:${organizationId}`,
+    client_id: clientId, organization_id: organizationId, scope, iat: now, exp: now + 3600, jti: crypto.randomUUID(),
+  };
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  const key = crypto.createPrivateKey({ key: secrets.signingKey, format: 'jwk' });
+  const signature = crypto.sign('sha384', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return sendJson(res, 200, {
+    access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: 3600, scope,
+  });
+}
+
 // Grants everything the client asked for, as Logto does for its own apps.
 // The resource scopes asked for that this user holds (Logto: from the user's roles).
 function grantApiScopes(grant, params, user) {
@@ -233,7 +287,9 @@ async function grantRequested(details, accountId) {
   const missing = details.prompt.details ?? {};
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   grantApiScopes(grant, details.params, userBySub(accountId));
-  return grant.save();
+  const grantId = await grant.save();
+  remember(grantId, details.params);
+  return grantId;
 }
 
 async function interaction(req, res, uid, action) {
@@ -270,6 +326,7 @@ async function interaction(req, res, uid, action) {
   grant.addOIDCScope(String(details.params.scope ?? 'openid'));
   grantApiScopes(grant, details.params, user);
   const grantId = await grant.save();
+  remember(grantId, details.params);
   return provider.interactionFinished(
     req,
     res,
@@ -293,6 +350,7 @@ async function register(req, res, details, page) {
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
   grant.addOIDCScope(String(details.params.scope ?? 'openid'));
   const grantId = await grant.save();
+  remember(grantId, details.params);
   return provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
 }
 
@@ -340,6 +398,15 @@ server.on('request', async (req, res) => {
   if (delays[url.pathname]) await new Promise((resolve) => setTimeout(resolve, delays[url.pathname]));
   if (failures[url.pathname]) return send(res, failures[url.pathname], 'temporarily unavailable', 'text/plain');
   try {
+    if (url.pathname === '/oidc/token' && req.method === 'POST') {
+      const body = await readBody(req);
+      const form = new URLSearchParams(body);
+      if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
+        return await organizationToken(req, res, form);
+      }
+      // Already read: oidc-provider takes a parsed body when the stream is spent.
+      req.body = Object.fromEntries(form);
+    }
     if (route[0] === 'oidc') {
       // Mounted under /oidc, as Logto's issuer is <endpoint>/oidc.
       req.originalUrl = req.url;

@@ -33,6 +33,9 @@ HANDLER_ACCESS: dict[str, str] = {
     "AdminState.setvar": FRAMEWORK,
     "ProfileState.load_profile": SESSION,
     "ApiDemoState.call_api": SESSION,
+    "OrganizationState.load_organizations": SESSION,
+    "OrganizationState.switch_organization": SESSION,  # only to one of the user's own organizations
+    "OrganizationState.setvar": FRAMEWORK,
     "ApiDemoState.setvar": FRAMEWORK,
     "ProfileState.setvar": FRAMEWORK,
     # setvar can only call setters, and no state of the app defines one.

@@ -164,26 +164,46 @@ class SessionLifecycle:
         """
         if resource not in self.client.config.resources:
             raise ValueError(f"{resource!r} is not in LOGTO_RESOURCES")
-        cached = (await self._stored(session.key)).resource_tokens.get(resource)
+        return await self._scoped_token(session, resource, lambda tokens: self.client.resource_token(tokens, resource))
+
+    async def organization_token(self, session: Session, organization_id: str) -> str:
+        """An organization token (Logto's organizations) for one of the user's organizations.
+
+        Raises:
+            ValueError: the user is not a member (per the ID token's `organizations` claim).
+            SessionEnded, ProviderUnavailable: as `fresh_tokens`.
+        """
+        members_of = session.claims.get("organizations")
+        if not isinstance(members_of, list) or organization_id not in members_of:
+            raise ValueError("not one of the user's organizations")
+        return await self._scoped_token(
+            session,
+            f"urn:logto:organization:{organization_id}",
+            lambda tokens: self.client.organization_token(tokens, organization_id),
+        )
+
+    async def _scoped_token(self, session: Session, audience: str, fetch) -> str:
+        """A cached token for `audience` (an API or an organization), fetched under the session's lease."""
+        cached = (await self._stored(session.key)).resource_tokens.get(audience)
         if cached and not _due(cached.get("refresh_at")):
             return cached["access_token"]
         lock = self._locks.get(session.key)
         if lock is None:
             lock = self._locks.setdefault(session.key, asyncio.Lock())
         async with lock:
-            return await self._resource_token_once(session.key, resource)
+            return await self._scoped_token_once(session.key, audience, fetch)
 
-    async def _resource_token_once(self, key: str, resource: str) -> str:
+    async def _scoped_token_once(self, key: str, audience: str, fetch) -> str:
         deadline = time.monotonic() + REFRESH_LEASE + 1
         owner = secrets.token_hex(8)
         while True:
             tokens = await self._stored(key)
-            cached = tokens.resource_tokens.get(resource)
+            cached = tokens.resource_tokens.get(audience)
             if cached and not _due(cached.get("refresh_at")):
                 return cached["access_token"]
             if await self.sessions.take_refresh_lease(key, owner):
                 tokens = await self._stored(key)
-                cached = tokens.resource_tokens.get(resource)
+                cached = tokens.resource_tokens.get(audience)
                 if cached and not _due(cached.get("refresh_at")):
                     await self.sessions.release_refresh_lease(key, owner)
                     return cached["access_token"]
@@ -191,24 +211,24 @@ class SessionLifecycle:
             if await self.sessions.lease_is_a_wait(key) or time.monotonic() > deadline:
                 raise ProviderUnavailable("the provider is not answering")
             await asyncio.sleep(LEASE_POLL)
-        return await asyncio.shield(self._resource_token_under_lease(key, owner, tokens, resource))
+        return await asyncio.shield(self._scoped_token_under_lease(key, owner, tokens, audience, fetch))
 
-    async def _resource_token_under_lease(self, key: str, owner: str, tokens: TokenSet, resource: str) -> str:
+    async def _scoped_token_under_lease(self, key: str, owner: str, tokens: TokenSet, audience: str, fetch) -> str:
         try:
-            issued, rotated = await asyncio.wait_for(self.client.resource_token(tokens, resource), REFRESH_TIMEOUT)
+            issued, rotated = await asyncio.wait_for(fetch(tokens), REFRESH_TIMEOUT)
         except RefreshRejected as err:
             await self.sessions.end(key, "revoked")
             raise SessionEnded("revoked") from err
         except (SignInError, asyncio.TimeoutError) as err:
             await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
-            raise ProviderUnavailable(f"no access token for {resource}: {err}") from err
+            raise ProviderUnavailable(f"no access token for {audience}: {err}") from err
         except BaseException:
             await self.sessions.release_refresh_lease(key, owner)
             raise
         updated = dataclasses.replace(
             tokens,
             refresh_token=rotated or tokens.refresh_token,
-            resource_tokens={**tokens.resource_tokens, resource: issued},
+            resource_tokens={**tokens.resource_tokens, audience: issued},
         )
         if await self.sessions.save_refreshed(key, owner, updated):
             return issued["access_token"]

@@ -266,6 +266,12 @@ class OidcClient:
         issued = _token_set(token, current.claims, refresh_token=None)
         return {"access_token": issued.access_token, "refresh_at": issued.refresh_at}, token.get("refresh_token")
 
+    async def organization_token(self, current: TokenSet, organization_id: str) -> tuple[dict[str, Any], str | None]:
+        """An organization token (Logto): the refresh token grant with `organization_id`."""
+        token = await self._refresh_grant(current, organization_id=organization_id, scope="")
+        issued = _token_set(token, current.claims, refresh_token=None)
+        return {"access_token": issued.access_token, "refresh_at": issued.refresh_at}, token.get("refresh_token")
+
     async def userinfo(self, access_token: str, *, expected_sub: str) -> dict[str, Any]:
         """The UserInfo response (OpenID Connect Core 1.0, section 5.3); its `sub` must be the user's."""
         metadata = await self.metadata()

@@ -57,7 +57,7 @@ def _dev_provider_settings(env: Mapping[str, str]) -> dict[str, str]:
     log.info("signing in against the development provider at %s", settings["LOGTO_ENDPOINT"])
     # The demo's admin page needs the user's roles (Logto's `roles` scope), its API demo
     # an access token for the app's own API resource.
-    settings["LOGTO_SCOPES"] = env.get("LOGTO_SCOPES", "").strip() or "openid offline_access profile email roles read:demo"
+    settings["LOGTO_SCOPES"] = env.get("LOGTO_SCOPES", "").strip() or DEV_SCOPES
     settings["LOGTO_RESOURCES"] = env.get("LOGTO_RESOURCES", "").strip() or f"{base_url}/api"
     return settings
 
@@ -81,6 +81,13 @@ def _routes_url(base_url: str) -> str:
 
 
 PUBLIC_ROUTES = ("/", "/callback")
+
+# What the demo asks of the development provider: roles for /admin, the API
+# demo's scope, and Logto's organizations with the permissions they grant.
+DEV_SCOPES = (
+    "openid offline_access profile email roles read:demo "
+    "urn:logto:scope:organizations urn:logto:scope:organization_roles read:members invite:member"
+)
 
 
 def setup(

@@ -6,6 +6,7 @@ from ..auth import AccountState, AuthState
 from ..auth.runtime import get_config
 from ..components import page_frame
 from ..api_state import ApiDemoState
+from ..organization_state import OrganizationState
 from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel
 from .home import user_card
@@ -42,12 +43,56 @@ def profile() -> rx.Component:
             spacing="3",
             align="center",
         ),
+        organizations_panel(),
         sessions_panel(),
         rx.hstack(
             *account_link(),
             rx.cond(AuthState.roles.contains("admin"), rx.link("Admin page", href="/admin")),
             spacing="4",
         ),
+    )
+
+
+def organizations_panel() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Organizations", size="4"),
+        rx.cond(
+            OrganizationState.organizations.length() > 0,
+            rx.hstack(
+                rx.foreach(
+                    OrganizationState.organizations,
+                    lambda org: rx.button(
+                        org["id"], rx.text(org["roles"], size="1", color_scheme="gray"),
+                        on_click=OrganizationState.switch_organization(org["id"]),
+                        variant=rx.cond(OrganizationState.active_organization == org["id"], "solid", "soft"),
+                        size="2",
+                    ),
+                ),
+                spacing="2",
+                wrap="wrap",
+            ),
+            rx.text("You are not in any organization.", color_scheme="gray", size="2"),
+        ),
+        rx.cond(OrganizationState.organization_error != "", rx.text(OrganizationState.organization_error, color_scheme="red", role="alert")),
+        rx.cond(
+            OrganizationState.organization_claims.length() > 0,
+            rx.table.root(
+                rx.table.body(
+                    rx.foreach(
+                        OrganizationState.organization_claims,
+                        lambda claim: rx.table.row(
+                            rx.table.row_header_cell(rx.code(claim["key"], variant="ghost")),
+                            rx.table.cell(rx.text(claim["value"], word_break="break-all")),
+                        ),
+                    )
+                ),
+                variant="surface",
+                width="100%",
+                aria_label="Organization token",
+            ),
+        ),
+        spacing="3",
+        width="100%",
     )
 
 

@@ -78,3 +78,18 @@ def test_the_api_demo_returns_data_with_the_scope_and_refuses_without(app_url, d
         screenshot(refused, "api-refused")
     finally:
         other.close()
+
+
+def test_switching_organization_changes_the_organization_token(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(f"{app_url}/profile")
+    sign_in_at_provider(page)  # the demo user: admin of org-acme, member of org-globex
+    token = page.get_by_role("table").filter(has_text="organization_id")
+    page.get_by_role("button", name="org-acme").click()
+    expect(token).to_contain_text("urn:logto:organization:org-acme")
+    expect(token).to_contain_text("invite:member")
+    screenshot(page, "acme")
+    page.get_by_role("button", name="org-globex").click()
+    expect(token).to_contain_text("urn:logto:organization:org-globex")
+    expect(token).not_to_contain_text("invite:member")  # a member there, not an admin
+    screenshot(page, "globex")

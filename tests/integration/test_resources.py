@@ -53,3 +53,27 @@ async def test_an_unconfigured_resource_is_refused_before_any_request(app, dev_p
     with pytest.raises(ValueError):
         await runtime.get_flow().lifecycle.access_token_for(session, "https://elsewhere.example/api")
     browser.close()
+
+
+@pytest.mark.app_env(LOGTO_SCOPES="openid offline_access profile urn:logto:scope:organizations read:members invite:member")
+async def test_organization_tokens_per_organization(app, dev_provider):
+    dev_provider.put_user("orguser", "org-password", name="Org User",
+                          organizations=[{"id": "org-a", "roles": ["admin"]}, {"id": "org-b", "roles": ["member"]}])
+    browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, browser, username="orguser", password="org-password")
+    flow = runtime.get_flow()
+    session = (await flow.sessions.lookup(app.cookies["logto_session"])).session
+    assert session.claims["organizations"] == ["org-a", "org-b"]
+    keys = await flow.client.keys()
+    scopes = {}
+    for org in ("org-a", "org-b"):
+        token = await flow.lifecycle.organization_token(session, org)
+        claims = jwt.decode(token, keys, algorithms=["ES384"]).claims
+        assert claims["aud"] == f"urn:logto:organization:{org}" and claims["organization_id"] == org
+        scopes[org] = set(claims["scope"].split())
+    assert scopes == {"org-a": {"read:members", "invite:member"}, "org-b": {"read:members"}}
+    requests = dev_provider.counts()["/oidc/token"]
+    with pytest.raises(ValueError):
+        await flow.lifecycle.organization_token(session, "org-not-mine")
+    assert dev_provider.counts()["/oidc/token"] == requests  # refused before asking
+    browser.close()

@@ -121,3 +121,20 @@ def test_protected_accepts_a_component_as_well_as_a_function():
     page = protected(rx.text("hello"))
     assert page.__name__ == "protected_page"
     assert page() is not None
+
+
+async def test_switching_to_an_organization_the_user_is_not_in_asks_nothing(rp, op):
+    from app.organization_state import OrganizationState
+
+    op.claims = {**op.claims, "organizations": ["org-a"]}
+    await rp.sign_in()
+    page = auth_state("/profile", cookie=rp.cookie_header(), state_class=OrganizationState)
+    await run(page.load_session)
+    await run(page.load_organizations)
+    assert page.organizations == [{"id": "org-a", "roles": ""}]
+    requests = len(op.requests)
+    for forged in ("org-b", "", None, {"id": "org-a"}, "x" * 500):
+        await run(lambda forged=forged: page.switch_organization(forged))
+        assert page.active_organization == "" and page.organization_claims == []
+    assert page.organization_error == "You are not a member of that organization."
+    assert rp.exchange_requests(requests) == []
