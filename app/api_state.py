@@ -5,7 +5,7 @@ import json
 import reflex as rx
 
 from .api import API_PATH, api_resource
-from .auth import AuthState, requires_session
+from .auth import AuthState, get_access_token, requires_session
 from .auth.errors import ProviderUnavailable
 from .auth.lifecycle import SessionEnded
 from .auth.runtime import get_flow
@@ -20,9 +20,8 @@ class ApiDemoState(AuthState):
     async def call_api(self):
         """Get an access token for the API resource (cached, refreshed when due) and call it."""
         flow = get_flow()
-        session = await self._session()
         try:
-            token = await flow.lifecycle.access_token_for(session, api_resource())
+            token = await get_access_token(self, api_resource())
         except SessionEnded as ended:
             self._show_signed_out(ended.reason)
             return

@@ -24,5 +24,15 @@ app = rx.App(api_transformer=api_routes())
 auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
 app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)
-app.add_page(profile, route="/profile", title="Your profile", on_load=[auth.AccountState.load_sessions, ProfileState.load_profile, OrganizationState.load_organizations])
+app.add_page(
+    profile,
+    route="/profile",
+    title="Your profile",
+    on_load=[
+        auth.AccountState.load_sessions,
+        auth.AccountState.check_with_provider,  # user info, as the provider has it now
+        ProfileState.load_profile,
+        OrganizationState.load_organizations,
+    ],
+)
 app.add_page(admin, route="/admin", title="Admin", on_load=AdminState.load_overview)

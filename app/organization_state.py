@@ -2,11 +2,10 @@
 
 import reflex as rx
 
-from .auth import AuthState, requires_session
+from .auth import AuthState, get_organization_token, requires_session
 from .auth.access_tokens import InvalidAccessToken, verify_access_token
 from .auth.errors import ProviderUnavailable
 from .auth.lifecycle import SessionEnded
-from .auth.runtime import get_flow
 from .auth.state import claim_rows
 
 MAX_ID_LENGTH = 128
@@ -40,10 +39,9 @@ class OrganizationState(AuthState):
         """Make one of the user's organizations the active one and show its organization token."""
         if not isinstance(organization_id, str) or not 0 < len(organization_id) <= MAX_ID_LENGTH:
             return
-        session = await self._session()
         self.organization_error = ""
         try:
-            token = await get_flow().lifecycle.organization_token(session, organization_id)
+            token = await get_organization_token(self, organization_id)
             claims = await verify_access_token(token, resource=f"urn:logto:organization:{organization_id}")
         except ValueError:
             self.organization_error = "You are not a member of that organization."

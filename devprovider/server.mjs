@@ -59,13 +59,16 @@ if (!adminToken || adminToken.length < 32) {
 // Users: the committed demo user(s), plus any the admin API adds.
 const users = new Map(); // username -> { username, password, claims, show }
 function putUser(username, {
-  password, claims = {}, show_on_sign_in_page: show = false, api_scopes: apiScopes = [], organizations = [],
+  password, claims = {}, show_on_sign_in_page: show = false, api_scopes: apiScopes = [], organizations = [], ...rest
 }) {
   if (!username || typeof password !== 'string' || !password) {
     throw new Error('a user needs a username and a password');
   }
   const sub = claims.sub || crypto.createHash('sha256').update(username).digest('hex').slice(0, 12);
-  users.set(username, { username, password, show, apiScopes, organizations, claims: { ...claims, sub }, createdAt: Date.now() });
+  users.set(username, {
+    username, password, show, apiScopes, organizations, claims: { ...claims, sub }, createdAt: Date.now(),
+    customData: rest.custom_data, identities: rest.identities,
+  });
 }
 
 // API resources (RFC 8707), as Logto's: an indicator and the scopes it knows.
@@ -120,13 +123,15 @@ const provider = new Provider(issuer, {
   // Logto's own authorization parameters: which screen first, which connector.
   extraParams: ['first_screen', 'interaction_mode', 'direct_sign_in'],
   // Organization permissions, as Logto's: asked for in `scope` at sign-in.
-  scopes: ['openid', 'offline_access', ...new Set(Object.values(ORGANIZATION_PERMISSIONS).flat())],
+  scopes: ['openid', 'offline_access', 'custom_data', 'identities', ...new Set(Object.values(ORGANIZATION_PERMISSIONS).flat())],
   claims: {
     openid: ['sub'],
     profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
     email: ['email', 'email_verified'],
     phone: ['phone_number', 'phone_number_verified'],
     roles: ['roles'],
+    custom_data: ['custom_data'],
+    identities: ['identities'],
     'urn:logto:scope:organizations': ['organizations'],
     'urn:logto:scope:organization_roles': ['organization_roles'],
   },
@@ -182,7 +187,12 @@ const provider = new Provider(issuer, {
     if (!user) return undefined;
     return {
       accountId: sub,
-      claims: async () => ({
+      claims: async (use) => ({
+        // Logto gives these at the userinfo endpoint only.
+        ...(use === 'userinfo' ? {
+          custom_data: user.customData ?? {},
+          identities: user.identities ?? {},
+        } : {}),
         username: user.username,
         picture: `${origin}/avatar/${encodeURIComponent(user.username)}.svg`,
         // Logto states these in milliseconds.

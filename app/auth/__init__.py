@@ -8,6 +8,7 @@
 """
 
 from .account_state import AccountState
+from .api_tokens import get_access_token, get_organization_token
 from .config import AuthConfig
 from .errors import ConfigurationError, SignInError
 from .guards import has_role, protected, requires_session
@@ -23,6 +24,8 @@ __all__ = [
     "ConfigurationError",
     "SignInError",
     "SignInOptions",
+    "get_access_token",
+    "get_organization_token",
     "has_role",
     "load_config",
     "message_for",

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     tokens            BLOB NOT NULL,        -- sealed TokenSet
     refresh_at        REAL,                 -- when the access token is due for renewal (decided unsealed)
     user_agent        TEXT NOT NULL,
+    acting_party      TEXT,                 -- who acts for the user (impersonation), if anyone
     created_at        REAL NOT NULL,
     last_used_at      REAL NOT NULL,
     expires_at        REAL NOT NULL,        -- the absolute end
@@ -62,7 +63,7 @@ CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
 CREATE INDEX IF NOT EXISTS ended_sessions_expiry ON ended_sessions (expires_at);
 CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
 """
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PURGE_INTERVAL = 60  # seconds
 TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
 

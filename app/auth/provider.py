@@ -31,6 +31,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -82,6 +83,8 @@ class TokenSet:
     scope: str
     refresh_at: int | None = None
     """When to renew the access token: a minute early, or a quarter of a short lifetime."""
+    acting_party: str | None = None
+    """Who acts for the user (`act.sub` of the ID token, or of a JWT access token): impersonation."""
     resource_tokens: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Access tokens for API resources (RFC 8707): {indicator: {access_token, refresh_at}}."""
 
@@ -232,7 +235,20 @@ class OidcClient:
         if not token.get("id_token"):
             raise InvalidIdToken("the token response has no id_token")
         claims = await self.validate_id_token(token["id_token"], nonce=nonce, access_token=access_token)
-        return _token_set(token, claims, refresh_token=token.get("refresh_token") or None)
+        issued = _token_set(token, claims, refresh_token=token.get("refresh_token") or None)
+        acting = _act_sub(claims.get("act")) or await self._verified_act(access_token)
+        return dataclasses.replace(issued, acting_party=acting)
+
+    async def _verified_act(self, access_token: str) -> str | None:
+        """`act.sub` of an access token that is a JWT signed by the provider (RFC 8693), else None."""
+        if access_token.count(".") != 2:
+            return None  # opaque
+        metadata = await self.metadata()
+        try:
+            claims = jwt.decode(access_token, await self.keys(), algorithms=list(metadata.id_token_algorithms)).claims
+        except (JoseError, ValueError, TypeError, KeyError):
+            return None
+        return _act_sub(claims.get("act")) if claims.get("iss") == metadata.issuer else None
 
     async def refresh(self, current: TokenSet) -> TokenSet:
         """Use the refresh token (RFC 6749, section 6); check any new ID token against the old.
@@ -394,6 +410,10 @@ class OidcClient:
             return response.json()
         except ValueError as err:
             raise InvalidProviderMetadata(f"GET {url}: not JSON") from err
+
+
+def _act_sub(act: Any) -> str | None:
+    return str(act["sub"]) if isinstance(act, dict) and act.get("sub") else None
 
 
 def _check_token_response(response: httpx.Response) -> httpx.Response:

@@ -35,6 +35,7 @@ class Session:
     claims: dict[str, Any]
     refresh_at: float | None
     user_agent: str
+    acting_party: str | None
     created_at: float
     last_used_at: float
     expires_at: float
@@ -53,12 +54,12 @@ def looks_like_session_id(value: str | None) -> bool:
     return bool(value) and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
 
 
-_COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, created_at, last_used_at, expires_at"
+_COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
 
 
 def _session(row: tuple) -> Session:
-    key, handle, sub, sid, claims, refresh_at, user_agent, created_at, last_used_at, expires_at = row
-    return Session(key, handle, sub, sid, json.loads(claims), refresh_at, user_agent, created_at, last_used_at, expires_at)
+    key, handle, sub, sid, claims, refresh_at, user_agent, acting, created_at, last_used_at, expires_at = row
+    return Session(key, handle, sub, sid, json.loads(claims), refresh_at, user_agent, acting, created_at, last_used_at, expires_at)
 
 
 class SessionStore:
@@ -82,7 +83,7 @@ class SessionStore:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = digest(session_id)
         self._db.execute(
-            f"INSERT INTO sessions ({_COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO sessions ({_COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 secrets.token_urlsafe(12),
@@ -91,6 +92,7 @@ class SessionStore:
                 json.dumps(tokens.claims),
                 _refresh_at(tokens),
                 user_agent[:512],
+                tokens.acting_party,
                 now,
                 now,
                 now + self.max_age,

@@ -85,7 +85,7 @@ PUBLIC_ROUTES = ("/", "/callback")
 # What the demo asks of the development provider: roles for /admin, the API
 # demo's scope, and Logto's organizations with the permissions they grant.
 DEV_SCOPES = (
-    "openid offline_access profile email roles read:demo "
+    "openid offline_access profile email roles custom_data identities read:demo "
     "urn:logto:scope:organizations urn:logto:scope:organization_roles read:members invite:member"
 )
 

@@ -132,8 +132,7 @@ class AuthState(rx.State):
         self.claims = claim_rows(claims)
         roles = claims.get("roles")
         self.roles = [str(r) for r in roles] if isinstance(roles, list) else []
-        act = claims.get("act")
-        self.acting_party = str(act.get("sub") or "") if isinstance(act, dict) else ""
+        self.acting_party = session.acting_party or ""
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""

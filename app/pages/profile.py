@@ -9,7 +9,7 @@ from ..api_state import ApiDemoState
 from ..organization_state import OrganizationState
 from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel
-from .home import user_card
+from .home import claims_table, user_card
 
 
 def userinfo_table() -> rx.Component:
@@ -33,6 +33,8 @@ def profile() -> rx.Component:
         rx.link("← Home", href="/"),
         user_card(),
         rx.text(ProfileState.last_sign_in, color_scheme="gray", size="2"),
+        rx.heading("ID token claims", size="4"),
+        claims_table(),
         rx.heading("What the sign-in service says", size="4"),
         provider_check_panel(),
         rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),

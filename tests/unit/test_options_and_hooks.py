@@ -82,3 +82,45 @@ async def test_impersonation_is_shown(op, tmp_path):
     await run(page.load_session)
     assert page.acting_party == "support-agent-7"
     await party.close()
+
+
+async def test_impersonation_in_a_jwt_access_token_is_shown(op, tmp_path):
+    import httpx
+    from joserfc import jwt
+
+    def with_jwt_access_token(request):
+        access_token = jwt.encode(
+            {"alg": "ES384", "kid": op.key.kid},
+            {"iss": op.issuer, "sub": "user-1", "aud": "https://api.example", "exp": 9999999999, "act": {"sub": "admin-3"}},
+            op.key, algorithms=["ES384"],
+        )
+        return httpx.Response(200, json={"access_token": access_token, "id_token": op.id_token(), "token_type": "Bearer"})
+
+    op.token_response = with_jwt_access_token
+    party = RelyingParty(op, str(tmp_path / "s.sqlite3"))
+    await party.sign_in()
+    page = auth_state("/", cookie=party.cookie_header())
+    await run(page.load_session)
+    assert page.acting_party == "admin-3"
+    await party.close()
+
+
+async def test_an_unsigned_act_in_an_access_token_is_ignored(op, tmp_path):
+    import httpx
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    stranger = ECKey.generate_key("P-384", parameters={"kid": op.key.kid})
+
+    def forged_access_token(request):
+        access_token = jwt.encode({"alg": "ES384", "kid": op.key.kid}, {"iss": op.issuer, "act": {"sub": "mallory"}},
+                                  stranger, algorithms=["ES384"])
+        return httpx.Response(200, json={"access_token": access_token, "id_token": op.id_token(), "token_type": "Bearer"})
+
+    op.token_response = forged_access_token
+    party = RelyingParty(op, str(tmp_path / "s.sqlite3"))
+    await party.sign_in()
+    page = auth_state("/", cookie=party.cookie_header())
+    await run(page.load_session)
+    assert page.acting_party == ""
+    await party.close()
