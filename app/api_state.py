@@ -2,6 +2,8 @@
 
 import json
 
+import httpx
+
 import reflex as rx
 
 from .api import API_PATH, api_resource
@@ -29,10 +31,14 @@ class ApiDemoState(AuthState):
             self.api_result = "The sign-in service can't be reached to get a token for the API."
             return
         # The backend calls itself through the provider client's pooled connection.
-        response = await flow.client._http.request(
-            "GET", f"{flow.backend_url}{API_PATH}", withhold_token=True, headers={"Authorization": f"Bearer {token}"}
-        )
-        body = response.json()
+        try:
+            response = await flow.client._http.request(
+                "GET", f"{flow.backend_url}{API_PATH}", withhold_token=True, headers={"Authorization": f"Bearer {token}"}
+            )
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            self.api_result = "The API did not answer."
+            return
         if response.status_code == 403:
             self.api_result = "The API refused: your account doesn't have the read:demo permission."
         elif response.status_code != 200:

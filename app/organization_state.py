@@ -4,7 +4,7 @@ import reflex as rx
 
 from .auth import AuthState, get_organization_token, requires_session
 from .auth.access_tokens import InvalidAccessToken, verify_access_token
-from .auth.errors import ProviderUnavailable
+from .auth.errors import SignInError
 from .auth.lifecycle import SessionEnded
 from .auth.state import claim_rows
 
@@ -40,16 +40,20 @@ class OrganizationState(AuthState):
         if not isinstance(organization_id, str) or not 0 < len(organization_id) <= MAX_ID_LENGTH:
             return
         self.organization_error = ""
-        try:
-            token = await get_organization_token(self, organization_id)
-            claims = await verify_access_token(token, resource=f"urn:logto:organization:{organization_id}")
-        except ValueError:
+        session = await self._session()
+        members_of = session.claims.get("organizations") if session else None
+        if not isinstance(members_of, list) or organization_id not in members_of:
             self.organization_error = "You are not a member of that organization."
             return
+        try:
+            token = await get_organization_token(self, organization_id)
+            claims = await verify_access_token(
+                token, resource=f"urn:logto:organization:{organization_id}", organization_id=organization_id
+            )
         except SessionEnded as ended:
             self._show_signed_out(ended.reason)
             return
-        except (ProviderUnavailable, InvalidAccessToken):
+        except (SignInError, InvalidAccessToken):
             self.organization_error = "The sign-in service did not give a valid organization token."
             return
         self.active_organization = organization_id

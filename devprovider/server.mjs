@@ -250,25 +250,31 @@ async function organizationToken(req, res, form) {
   const expected = Buffer.from(String(client?.clientSecret ?? ''));
   if (!client || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return refuse(401, 'invalid_client');
   const refreshToken = await provider.RefreshToken.find(String(form.get('refresh_token') ?? ''));
-  if (!refreshToken || refreshToken.clientId !== clientId || refreshToken.isExpired) return refuse(400, 'invalid_grant');
+  const grant = refreshToken ? await provider.Grant.find(refreshToken.grantId) : undefined;
+  // A rotated-out (consumed) refresh token, an ended grant, another client's token: refused.
+  if (!refreshToken || !grant || refreshToken.consumed || refreshToken.clientId !== clientId || refreshToken.isExpired) {
+    return refuse(400, 'invalid_grant');
+  }
   const user = userBySub(refreshToken.accountId);
   const organizationId = form.get('organization_id');
   const membership = user?.organizations.find((org) => org.id === organizationId);
   if (!membership) return refuse(403, 'invalid_target');
   const asked = askedScopes.get(refreshToken.grantId) ?? new Set();
+  if (!asked.has('urn:logto:scope:organizations')) return refuse(400, 'invalid_scope');
   const scope = [...new Set(membership.roles.flatMap((role) => ORGANIZATION_PERMISSIONS[role] ?? []))]
     .filter((permission) => asked.has(permission)).join(' ');
   const now = Math.floor(Date.now() / 1000);
+  const ttl = client.access_token_ttl ?? 3600;
   const header = { alg: 'ES384', typ: 'at+jwt', kid: secrets.signingKey.kid };
   const claims = {
     iss: issuer, sub: refreshToken.accountId, aud: `urn:logto:organization:${organizationId}`,
-    client_id: clientId, organization_id: organizationId, scope, iat: now, exp: now + 3600, jti: crypto.randomUUID(),
+    client_id: clientId, organization_id: organizationId, scope, iat: now, exp: now + ttl, jti: crypto.randomUUID(),
   };
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const key = crypto.createPrivateKey({ key: secrets.signingKey, format: 'jwk' });
   const signature = crypto.sign('sha384', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   return sendJson(res, 200, {
-    access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: 3600, scope,
+    access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: ttl, scope,
   });
 }
 
@@ -359,6 +365,7 @@ async function register(req, res, details, page) {
   const accountId = users.get(username).claims.sub;
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
   grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  grantApiScopes(grant, details.params, users.get(username));
   const grantId = await grant.save();
   remember(grantId, details.params);
   return provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
@@ -415,7 +422,10 @@ server.on('request', async (req, res) => {
         return await organizationToken(req, res, form);
       }
       // Already read: oidc-provider takes a parsed body when the stream is spent.
-      req.body = Object.fromEntries(form);
+      req.body = {};
+      for (const [key, value] of form) {
+        req.body[key] = key in req.body ? [req.body[key], value].flat() : value;  // repeated `resource` stays a list
+      }
     }
     if (route[0] === 'oidc') {
       // Mounted under /oidc, as Logto's issuer is <endpoint>/oidc.

@@ -29,18 +29,25 @@ class InsufficientScope(Exception):
 
 def check_access_token(
     token: str, keys: KeySet, *, issuer: str, resource: str, algorithms: Iterable[str],
-    required_scopes: Iterable[str] = (), now: int | None = None,
+    required_scopes: Iterable[str] = (), organization_id: str | None = None, now: int | None = None,
 ) -> dict[str, Any]:
-    """The token's claims, if it is this issuer's, for this API, current, and has the scopes."""
+    """The token's claims, if it is an access token (`typ` at+jwt, RFC 9068) of this issuer,
+    for this API, current, with the scopes, and for `organization_id` exactly (None: for no
+    organization: a token an organization role granted is not the user's own)."""
     now = int(time.time()) if now is None else now
     if not token or len(token) > 16_384:
         raise InvalidAccessToken("no token")
     try:
-        claims = jwt.decode(token, keys, algorithms=list(algorithms)).claims
+        decoded = jwt.decode(token, keys, algorithms=list(algorithms))
     except InvalidKeyIdError:
         raise
     except (JoseError, ValueError, TypeError, KeyError) as err:
         raise InvalidAccessToken(f"signature or format: {err}") from err
+    if str(decoded.header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+        raise InvalidAccessToken("not an access token (typ)")
+    claims = decoded.claims
+    if claims.get("organization_id") != organization_id:
+        raise InvalidAccessToken("issued for another organization context")
     aud = claims.get("aud")
     if claims.get("iss") != issuer:
         raise InvalidAccessToken("iss")
@@ -56,12 +63,14 @@ def check_access_token(
     return dict(claims)
 
 
-async def verify_access_token(token: str, *, resource: str, required_scopes: Iterable[str] = ()) -> dict[str, Any]:
+async def verify_access_token(
+    token: str, *, resource: str, required_scopes: Iterable[str] = (), organization_id: str | None = None
+) -> dict[str, Any]:
     """`check_access_token` with the provider's keys (re-fetched once, throttled, for a new kid)."""
     client = get_flow().client
     metadata = await client.metadata()
     check = dict(issuer=metadata.issuer, resource=resource, algorithms=metadata.id_token_algorithms,
-                 required_scopes=tuple(required_scopes))
+                 required_scopes=tuple(required_scopes), organization_id=organization_id)
     try:
         return check_access_token(token, await client.keys(), **check)
     except InvalidKeyIdError:

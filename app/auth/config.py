@@ -266,6 +266,8 @@ def _resources(value: str) -> tuple[str, ...]:
         parts = urlsplit(resource)
         if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment:
             raise ConfigurationError(f"LOGTO_RESOURCES must list absolute URIs without fragments, got {resource!r}")
+        if resource.startswith("urn:logto:organization:"):
+            raise ConfigurationError("LOGTO_RESOURCES lists APIs; organizations get organization tokens instead")
     return resources
 
 

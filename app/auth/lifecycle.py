@@ -19,7 +19,14 @@ import time
 import weakref
 
 from .db import Database
-from .errors import InvalidIdToken, InvalidLogoutToken, ProviderUnavailable, RefreshRejected, SignInError
+from .errors import (
+    InvalidIdToken,
+    InvalidLogoutToken,
+    ProviderUnavailable,
+    RefreshRejected,
+    SignInError,
+    TokenRequestFailed,
+)
 from .id_token import UnknownSigningKey
 from .logout_token import UnknownLogoutKey, validate_logout_token
 from .provider import OidcClient, TokenSet
@@ -219,6 +226,11 @@ class SessionLifecycle:
         except RefreshRejected as err:
             await self.sessions.end(key, "revoked")
             raise SessionEnded("revoked") from err
+        except TokenRequestFailed:
+            # Refused for this API or organization only (not a member, no such target):
+            # the session and its other tokens are fine, and nothing waits.
+            await self.sessions.release_refresh_lease(key, owner)
+            raise
         except (SignInError, asyncio.TimeoutError) as err:
             await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
             raise ProviderUnavailable(f"no access token for {audience}: {err}") from err

@@ -248,7 +248,9 @@ class OidcClient:
             claims = jwt.decode(access_token, await self.keys(), algorithms=list(metadata.id_token_algorithms)).claims
         except (JoseError, ValueError, TypeError, KeyError):
             return None
-        return _act_sub(claims.get("act")) if claims.get("iss") == metadata.issuer else None
+        exp = claims.get("exp")
+        current = isinstance(exp, (int, float)) and exp > time.time()
+        return _act_sub(claims.get("act")) if claims.get("iss") == metadata.issuer and current else None
 
     async def refresh(self, current: TokenSet) -> TokenSet:
         """Use the refresh token (RFC 6749, section 6); check any new ID token against the old.

@@ -75,3 +75,21 @@ async def test_the_api_answers_a_good_token_and_explains_refusals(op, api):
     assert wrong_api.status_code == 401 and wrong_api.json()["error"] == "invalid_token"
     for header in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "}, {"Authorization": "Bearer not.a.jwt"}):
         assert (await api.get("/api/demo", headers=header)).status_code == 401
+
+
+def test_an_id_token_or_other_jwt_is_not_an_access_token(op):
+    op.nonce = "n"
+    id_token_for_the_api = op.id_token(aud=API, scope="read:demo")  # signed by the provider, typ JWT
+    with pytest.raises(InvalidAccessToken, match="typ"):
+        check(op, id_token_for_the_api)
+
+
+def test_an_organization_token_is_not_the_users_own(op):
+    with pytest.raises(InvalidAccessToken, match="organization"):
+        check(op, access_token(op, organization_id="org-acme"))
+    claims = check_access_token(access_token(op, organization_id="org-acme"), KeySet([op.key]), issuer=op.issuer,
+                                resource=API, algorithms=["ES384"], organization_id="org-acme", now=NOW)
+    assert claims["organization_id"] == "org-acme"
+    with pytest.raises(InvalidAccessToken):
+        check_access_token(access_token(op, organization_id="org-acme"), KeySet([op.key]), issuer=op.issuer,
+                           resource=API, algorithms=["ES384"], organization_id="org-other", now=NOW)

@@ -171,3 +171,9 @@ def test_account_url():
     assert config(LOGTO_ACCOUNT_URL="https://tenant.logto.app/account").account_url == "https://tenant.logto.app/account"
     with pytest.raises(ConfigurationError, match="^LOGTO_ACCOUNT_URL must use https://"):
         config(LOGTO_ACCOUNT_URL="http://account.example.com")
+
+
+def test_resources_are_apis_not_organizations():
+    assert config(LOGTO_RESOURCES="https://api.example.com, urn:acme:reports").resources == ("https://api.example.com", "urn:acme:reports")
+    with pytest.raises(ConfigurationError, match="organization tokens"):
+        config(LOGTO_RESOURCES="urn:logto:organization:org-acme")
