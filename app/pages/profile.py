@@ -12,11 +12,12 @@ from .account import provider_check_panel, sessions_panel
 from .home import claims_table, user_card
 
 
-def userinfo_table() -> rx.Component:
+def key_value_table(rows, label: str) -> rx.Component:
+    """Claims (key, value rows) as a two-column table."""
     return rx.table.root(
         rx.table.body(
             rx.foreach(
-                AccountState.userinfo,
+                rows,
                 lambda claim: rx.table.row(
                     rx.table.row_header_cell(rx.code(claim["key"], variant="ghost")),
                     rx.table.cell(rx.text(claim["value"], word_break="break-all")),
@@ -25,6 +26,7 @@ def userinfo_table() -> rx.Component:
         ),
         variant="surface",
         width="100%",
+        aria_label=label,
     )
 
 
@@ -37,7 +39,7 @@ def profile() -> rx.Component:
         claims_table(),
         rx.heading("What the sign-in service says", size="4"),
         provider_check_panel(),
-        rx.cond(AccountState.userinfo.length() > 0, userinfo_table()),
+        rx.cond(AccountState.userinfo.length() > 0, key_value_table(AccountState.userinfo, "User info")),
         rx.heading("The app's API", size="4"),
         rx.hstack(
             rx.button("Call the API", on_click=ApiDemoState.call_api, variant="soft", size="2"),
@@ -78,20 +80,7 @@ def organizations_panel() -> rx.Component:
         rx.cond(OrganizationState.organization_error != "", rx.text(OrganizationState.organization_error, color_scheme="red", role="alert")),
         rx.cond(
             OrganizationState.organization_claims.length() > 0,
-            rx.table.root(
-                rx.table.body(
-                    rx.foreach(
-                        OrganizationState.organization_claims,
-                        lambda claim: rx.table.row(
-                            rx.table.row_header_cell(rx.code(claim["key"], variant="ghost")),
-                            rx.table.cell(rx.text(claim["value"], word_break="break-all")),
-                        ),
-                    )
-                ),
-                variant="surface",
-                width="100%",
-                aria_label="Organization token",
-            ),
+            key_value_table(OrganizationState.organization_claims, "Organization token"),
         ),
         spacing="3",
         width="100%",

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import urllib.parse
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.fake_provider import FakeProvider
-from tests.support.relying_party import RelyingParty
 
 PARAMETERS = ["code", "state", "iss", "error", "error_description", "app_error", "session_state", "x"]
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(["", "%00", "../", "<script>", "\r\n"])
 queries = st.lists(st.tuples(st.sampled_from(PARAMETERS) | st.text(max_size=10), text), max_size=8)
-
-
-@pytest.fixture(scope="module")
-def op():
-    return FakeProvider()
-
-
-@pytest.fixture
-async def rp(op, tmp_path):
-    party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
-    yield party
-    await party.close()
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
