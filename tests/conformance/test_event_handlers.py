@@ -11,7 +11,8 @@ import app.app  # noqa: F401  (registers every page and state of the app)
 from app.auth.access import ANYONE, FRAMEWORK, HANDLER_ACCESS, SESSION
 from app.auth.account_state import AccountState
 from app.auth.state import AuthState
-from tests.support.reflex_state import auth_state, run
+from app.organization_state import OrganizationState
+from tests.support.reflex_state import auth_state, navigation, run
 
 
 def all_states(cls=rx.State):
@@ -79,3 +80,15 @@ async def test_handlers_with_arguments_take_anything_without_harm(rp, op, value)
     with pytest.raises((AttributeError, TypeError, ValueError)):
         AuthState.setvar.fn(account, value, True) if isinstance(value, str) else AuthState.setvar.fn(account, "signed_in", value)
     assert account.signed_in is True  # unchanged: no setter to reach
+
+    # Handlers that name something: an organization, a sign-in option.
+    organizations = auth_state("/profile", cookie=cookie, state_class=OrganizationState)
+    await run(organizations.load_session)
+    requests = len(op.requests)
+    await run(lambda: organizations.switch_organization(value))
+    assert organizations.active_organization == "" and organizations.organization_claims == []
+    assert rp.exchange_requests(requests) == []  # the user is in no organization: nothing asked
+    signing_in = auth_state("/")
+    start = navigation(await run(lambda: signing_in.sign_in_with(value)))
+    assert start.startswith("https://app.example/auth/sign-in/")  # anything unknown: the default sign-in
+    assert signing_in.error_code == ""
