@@ -1,0 +1,88 @@
+"""Memory per signed-in session: the session store's bytes and a tab's Reflex state.
+
+    .venv/bin/python bench/memory.py [--sessions 1000 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pickle
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex states be made directly
+
+from app.auth.db import Database  # noqa: E402
+from app.auth.provider import TokenSet  # noqa: E402
+from app.auth.sealing import Sealer  # noqa: E402
+from app.auth.sessions import SessionStore  # noqa: E402
+from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.support.reflex_state import auth_state  # noqa: E402
+
+
+def tokens(op: FakeProvider, n: int) -> TokenSet:
+    """Tokens of a realistic size: a signed ES384 ID token with Logto-like claims."""
+    op.nonce = f"nonce-{n}"
+    claims = {"iss": op.issuer, "sub": f"user-{n:08d}", "aud": op.client_id, "exp": 2_000_000_000, "iat": 1_700_000_000,
+              "nonce": op.nonce, "name": "Ada Lovelace", "email": f"ada{n}@example.com", "email_verified": True,
+              "picture": "https://example.com/avatar.png", "username": f"ada{n}", "sid": f"sid-{n:020d}"}
+    return TokenSet(id_token=op.id_token(**claims), claims=claims, access_token="a" * 43, refresh_token="r" * 43,
+                    expires_at=2_000_000_000, scope="openid offline_access profile email", refresh_at=1_999_999_000)
+
+
+async def store_bytes(count: int) -> tuple[float, float]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    db = Database(str(folder / "sessions.sqlite3"))
+    store = SessionStore(db, Sealer("s" * 32))
+    op = FakeProvider()
+    before = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+    made = [tokens(op, n) for n in range(count)]  # signing the ID tokens is the provider's work, not timed
+    t = time.perf_counter()
+    for token_set in made:
+        await store.create(token_set, user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0")
+    elapsed = time.perf_counter() - t
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    after = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    return (after - before) / count, elapsed / count
+
+
+def state_bytes(count: int) -> tuple[float, float]:
+    op = FakeProvider()
+    tracemalloc.start()
+    start = tracemalloc.take_snapshot()
+    states = []
+    for n in range(count):
+        state = auth_state("/", cookie="")
+        session_claims = tokens(op, n).claims
+        state.signed_in, state.user_name, state.user_email, state.user_sub = True, "Ada", session_claims["email"], session_claims["sub"]
+        from app.auth.state import claim_rows
+
+        state.claims = claim_rows(session_claims)
+        states.append(state)
+    grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(start, "filename"))
+    tracemalloc.stop()
+    pickled = sum(len(pickle.dumps(s.dict())) for s in states[:100]) / min(count, 100)
+    return grown / count, pickled
+
+
+async def main(counts: list[int]) -> None:
+    print("| sessions | store bytes/session | store write ms/session | tab state bytes (heap) | tab state bytes (pickled) |")
+    print("|---------:|--------------------:|-----------------------:|-----------------------:|--------------------------:|")
+    for count in counts:
+        per_session, write = await store_bytes(count)
+        heap, pickled = state_bytes(min(count, 2000))
+        print(f"| {count} | {per_session:.0f} | {write * 1000:.3f} | {heap:.0f} | {pickled:.0f} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1000, 10000])
+    asyncio.run(main(parser.parse_args().sessions))
