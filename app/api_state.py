@@ -24,6 +24,9 @@ class ApiDemoState(AuthState):
         flow = get_flow()
         try:
             token = await get_access_token(self, api_resource())
+        except ValueError:
+            self.api_result = f"The API demo needs LOGTO_RESOURCES to list {api_resource()} (and read:demo in LOGTO_SCOPES)."
+            return
         except SessionEnded as ended:
             self._show_signed_out(ended.reason)
             return

@@ -138,3 +138,13 @@ async def test_switching_to_an_organization_the_user_is_not_in_asks_nothing(rp, 
         assert page.active_organization == "" and page.organization_claims == []
     assert page.organization_error == "You are not a member of that organization."
     assert rp.exchange_requests(requests) == []
+
+
+async def test_the_api_demo_says_what_to_configure_when_the_api_is_not_listed(rp, op):
+    from app.api_state import ApiDemoState
+
+    await rp.sign_in()  # LOGTO_RESOURCES is empty in this configuration
+    page = auth_state("/profile", cookie=rp.cookie_header(), state_class=ApiDemoState)
+    await run(page.load_session)
+    await run(page.call_api)
+    assert "LOGTO_RESOURCES" in page.api_result
