@@ -9,22 +9,14 @@ The development provider and the app start on free ports and stop at the end.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
+import math
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
+from harness import app_with_provider
 from playwright.sync_api import expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devprovider.launcher import start  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests.support.app_server import AppServer, free_port  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 STEPS = [
     "cold load to an interactive Sign in",
@@ -36,21 +28,8 @@ STEPS = [
 
 
 def main(runs: int) -> None:
-    state = Path(tempfile.mkdtemp(prefix="bench-browser-"))
-    provider = start(state / "provider", port=0, owner_pid=os.getpid())
-    port = free_port()
-    base = f"http://localhost:{port}"
-    secret = secrets.token_urlsafe(32)
-    provider.put_client("bench", secret, base_url=base)
-    env = {
-        "LOGTO_ENDPOINT": provider.origin, "LOGTO_APP_ID": "bench", "LOGTO_APP_SECRET": secret,
-        "LOGTO_BASE_URL": base, "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
-        "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"), "LOGTO_ENV_FILE": "/nonexistent",
-    }
-    app = AppServer(env, port, state / "app.log")
     timings: dict[str, list[float]] = {step: [] for step in STEPS}
-    try:
-        app.wait_until_up()
+    with app_with_provider("bench") as (provider, base):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             for _ in range(runs + 1):  # the first run warms the server and is not counted
@@ -86,14 +65,11 @@ def main(runs: int) -> None:
                     for step, seconds in run.items():
                         timings[step].append(seconds)
             browser.close()
-    finally:
-        app.stop()
-        provider.stop()
     print("| step | median ms | p95 ms | runs |")
     print("|------|----------:|-------:|-----:|")
     for step, samples in timings.items():
         samples.sort()
-        p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+        p95 = samples[max(0, math.ceil(len(samples) * 0.95) - 1)]
         print(f"| {step} | {statistics.median(samples) * 1000:.0f} | {p95 * 1000:.0f} | {len(samples)} |")
 
 

@@ -12,22 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
+from harness import app_with_provider
 from playwright.async_api import async_playwright, expect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devprovider.launcher import start  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests.support.app_server import AppServer, free_port  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 
 async def journey(browser, base: str, username: str, password: str, name: str) -> tuple[float, bool]:
@@ -53,26 +44,13 @@ async def journey(browser, base: str, username: str, password: str, name: str) -
 
 
 async def main(users: int, concurrency: int) -> None:
-    state = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    provider = start(state / "provider", port=0, owner_pid=os.getpid())
-    port = free_port()
-    base = f"http://localhost:{port}"
-    secret = secrets.token_urlsafe(32)
-    provider.put_client("load", secret, base_url=base)
-    accounts = []
-    for n in range(users):
-        username, password = f"user{n:04d}", secrets.token_urlsafe(10)
-        provider.put_user(username, password, name=f"User {n:04d}", email=f"load-{username}@example.com")
-        accounts.append((username, password, f"User {n:04d}"))
-    env = {
-        "LOGTO_ENDPOINT": provider.origin, "LOGTO_APP_ID": "load", "LOGTO_APP_SECRET": secret, "LOGTO_BASE_URL": base,
-        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32), "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"),
-        "LOGTO_ENV_FILE": "/nonexistent",
-    }
-    app = AppServer(env, port, state / "app.log")
     times, errors, leaks = [], [], 0
-    try:
-        app.wait_until_up()
+    with app_with_provider("load") as (provider, base):
+        accounts = []
+        for n in range(users):
+            username, password = f"user{n:04d}", secrets.token_urlsafe(10)
+            provider.put_user(username, password, name=f"User {n:04d}", email=f"load-{username}@example.com")
+            accounts.append((username, password, f"User {n:04d}"))
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             gate = asyncio.Semaphore(concurrency)
@@ -91,9 +69,6 @@ async def main(users: int, concurrency: int) -> None:
             await asyncio.gather(*(one(account) for account in accounts))
             wall = time.perf_counter() - started
             await browser.close()
-    finally:
-        app.stop()
-        provider.stop()
     times.sort()
     pct = lambda q: times[min(len(times) - 1, int(len(times) * q))] * 1000  # noqa: E731
     print(f"users {users}, {concurrency} at a time, {wall:.1f} s: {len(times) / wall:.2f} journeys/s")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import secrets
 import statistics
@@ -58,7 +59,7 @@ class ProviderClock(httpx.AsyncBaseTransport):
 
 def report(name: str, samples: list[float]) -> None:
     samples = sorted(samples)
-    p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+    p95 = samples[max(0, math.ceil(len(samples) * 0.95) - 1)]
     print(f"| {name:<44} | {statistics.median(samples) * 1000:8.3f} | {p95 * 1000:8.3f} | {len(samples):5d} |")
 
 

@@ -7,7 +7,7 @@ import pytest
 from app.auth import runtime
 from app.auth.hooks import Hooks
 from app.auth.options import SIGN_UP, SignInOptions
-from tests.support.fake_provider import APP_URL, FakeProvider, app_config
+from tests.support.fake_provider import APP_URL, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 from tests.support.relying_party import RelyingParty
 
@@ -21,11 +21,6 @@ def test_options_become_authorization_parameters():
     }
     with pytest.raises(ValueError, match="redirect_uri"):
         SignInOptions(extra_params={"redirect_uri": "https://evil.example"}).params()
-
-
-@pytest.fixture
-def op():
-    return FakeProvider()
 
 
 async def authorization_params(op, tmp_path, handler_name, *args, options=None):
@@ -74,53 +69,40 @@ async def test_hooks_run_once_per_sign_in_and_sign_out_and_a_failing_one_breaks_
     await party.close()
 
 
-async def test_impersonation_is_shown(op, tmp_path):
-    op.claims = {**op.claims, "act": {"sub": "support-agent-7"}}
-    party = RelyingParty(op, str(tmp_path / "s.sqlite3"))
-    await party.sign_in()
-    page = auth_state("/", cookie=party.cookie_header())
+async def acting_party_after_sign_in(rp) -> str:
+    """Sign in through the app's real code; what the page then shows as the acting party."""
+    await rp.sign_in()
+    page = auth_state("/", cookie=rp.cookie_header())
     await run(page.load_session)
-    assert page.acting_party == "support-agent-7"
-    await party.close()
+    return page.acting_party
 
 
-async def test_impersonation_in_a_jwt_access_token_is_shown(op, tmp_path):
+def answer_with_access_token(op, claims, key) -> None:
+    """The token endpoint answers with a JWT access token carrying `claims`, signed by `key`."""
     import httpx
     from joserfc import jwt
 
-    def with_jwt_access_token(request):
-        access_token = jwt.encode(
-            {"alg": "ES384", "kid": op.key.kid},
-            {"iss": op.issuer, "sub": "user-1", "aud": "https://api.example", "exp": 9999999999, "act": {"sub": "admin-3"}},
-            op.key, algorithms=["ES384"],
-        )
+    def respond(request):
+        access_token = jwt.encode({"alg": "ES384", "kid": op.key.kid}, claims, key, algorithms=["ES384"])
         return httpx.Response(200, json={"access_token": access_token, "id_token": op.id_token(), "token_type": "Bearer"})
 
-    op.token_response = with_jwt_access_token
-    party = RelyingParty(op, str(tmp_path / "s.sqlite3"))
-    await party.sign_in()
-    page = auth_state("/", cookie=party.cookie_header())
-    await run(page.load_session)
-    assert page.acting_party == "admin-3"
-    await party.close()
+    op.token_response = respond
 
 
-async def test_an_unsigned_act_in_an_access_token_is_ignored(op, tmp_path):
-    import httpx
-    from joserfc import jwt
+async def test_impersonation_is_shown(op, rp):
+    op.claims = {**op.claims, "act": {"sub": "support-agent-7"}}
+    assert await acting_party_after_sign_in(rp) == "support-agent-7"
+
+
+async def test_impersonation_in_a_jwt_access_token_is_shown(op, rp):
+    claims = {"iss": op.issuer, "sub": "user-1", "aud": "https://api.example", "exp": 9999999999, "act": {"sub": "admin-3"}}
+    answer_with_access_token(op, claims, op.key)
+    assert await acting_party_after_sign_in(rp) == "admin-3"
+
+
+async def test_an_unsigned_act_in_an_access_token_is_ignored(op, rp):
     from joserfc.jwk import ECKey
 
     stranger = ECKey.generate_key("P-384", parameters={"kid": op.key.kid})
-
-    def forged_access_token(request):
-        access_token = jwt.encode({"alg": "ES384", "kid": op.key.kid}, {"iss": op.issuer, "act": {"sub": "mallory"}},
-                                  stranger, algorithms=["ES384"])
-        return httpx.Response(200, json={"access_token": access_token, "id_token": op.id_token(), "token_type": "Bearer"})
-
-    op.token_response = forged_access_token
-    party = RelyingParty(op, str(tmp_path / "s.sqlite3"))
-    await party.sign_in()
-    page = auth_state("/", cookie=party.cookie_header())
-    await run(page.load_session)
-    assert page.acting_party == ""
-    await party.close()
+    answer_with_access_token(op, {"iss": op.issuer, "exp": 9999999999, "act": {"sub": "mallory"}}, stranger)
+    assert await acting_party_after_sign_in(rp) == ""

@@ -1,0 +1,41 @@
+"""What the browser benchmarks share: the app in production mode against a fresh
+development provider, both on free ports, stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devprovider.launcher import DevProvider, start  # noqa: E402
+from tests.support.app_server import AppServer, free_port  # noqa: E402
+
+
+@contextlib.contextmanager
+def app_with_provider(client_id: str) -> Iterator[tuple[DevProvider, str]]:
+    """(the provider, the app's base URL), both running until the block ends."""
+    state = Path(tempfile.mkdtemp(prefix=f"bench-{client_id}-"))
+    provider = start(state / "provider", port=0, owner_pid=os.getpid())
+    port = free_port()
+    base = f"http://localhost:{port}"
+    secret = secrets.token_urlsafe(32)
+    provider.put_client(client_id, secret, base_url=base)
+    env = {
+        "LOGTO_ENDPOINT": provider.origin, "LOGTO_APP_ID": client_id, "LOGTO_APP_SECRET": secret,
+        "LOGTO_BASE_URL": base, "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
+        "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"), "LOGTO_ENV_FILE": "/nonexistent",
+    }
+    app = AppServer(env, port, state / "app.log")
+    try:
+        app.wait_until_up()
+        yield provider, base
+    finally:
+        app.stop()
+        provider.stop()
