@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex states be made directly
 
-from app.auth.db import Database  # noqa: E402
+from app.auth.storage.sqlite import SqliteStorage  # noqa: E402
 from app.auth.provider import TokenSet  # noqa: E402
 from app.auth.sealing import Sealer  # noqa: E402
 from app.auth.sessions import SessionStore  # noqa: E402
@@ -39,7 +39,7 @@ def tokens(op: FakeProvider, n: int) -> TokenSet:
 
 async def store_bytes(count: int) -> tuple[float, float]:
     folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    db = Database(str(folder / "sessions.sqlite3"))
+    db = SqliteStorage(str(folder / "sessions.sqlite3"))
     store = SessionStore(db, Sealer("s" * 32))
     op = FakeProvider()
     before = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
@@ -50,7 +50,7 @@ async def store_bytes(count: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - t
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     after = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
-    db.close()
+    db.connection.close()
     return (after - before) / count, elapsed / count
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from devprovider.launcher import start
 from tests.support.fake_provider import FakeProvider
+from tests.support.redis_server import RedisServer
 from tests.support.relying_party import RelyingParty
 
 
@@ -35,10 +36,20 @@ def dev_provider(tmp_path_factory):
     provider.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server on a free loopback port, for this test run."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_env_file(monkeypatch):
     """A developer's own .env must not change what the tests see."""
     monkeypatch.setenv("LOGTO_ENV_FILE", "/nonexistent/.env")
+    for name in ("LOGTO_SESSION_DB_URL", "REFLEX_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .storage import REDIS_SCHEMES
 
 DEFAULT_SCOPES = ("openid", "offline_access", "profile", "email")
 MIN_COOKIE_SECRET_LENGTH = 32
@@ -60,6 +61,9 @@ class AuthConfig:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     debug: bool = False
     session_db: str = DEFAULT_SESSION_DB
+    """The SQLite file of the embedded store (one machine)."""
+    session_db_url: Secret | None = None
+    """A Redis URL: the networked store shared by several workers or machines (it may hold a password)."""
     session_max_age: int = SESSION_MAX_AGE
     """Seconds from sign-in until the session ends, however active."""
     session_idle_timeout: int = SESSION_IDLE_TIMEOUT
@@ -135,6 +139,7 @@ class AuthConfig:
             scopes=_scopes(environ.get("LOGTO_SCOPES", "")),
             debug=_flag(environ, "LOGTO_DEBUG"),
             session_db=environ.get("LOGTO_SESSION_DB", "").strip() or DEFAULT_SESSION_DB,
+            session_db_url=_session_db_url(environ),
             session_max_age=_duration(environ, "LOGTO_SESSION_MAX_AGE", SESSION_MAX_AGE),
             session_idle_timeout=_duration(environ, "LOGTO_SESSION_IDLE_TIMEOUT", SESSION_IDLE_TIMEOUT),
             cookie_name=_cookie_name(environ.get("LOGTO_COOKIE_NAME", "").strip() or "logto_session"),
@@ -142,6 +147,21 @@ class AuthConfig:
             resources=_resources(environ.get("LOGTO_RESOURCES", "")),
             account_url=_provider_url("LOGTO_ACCOUNT_URL", account) if (account := environ.get("LOGTO_ACCOUNT_URL", "").strip()) else None,
         )
+
+
+def _session_db_url(environ: Mapping[str, str]) -> Secret | None:
+    """LOGTO_SESSION_DB_URL, or else the Redis that Reflex's own state is kept in, if any."""
+    url = environ.get("LOGTO_SESSION_DB_URL", "").strip()
+    name = "LOGTO_SESSION_DB_URL"
+    if not url:
+        url, name = environ.get("REFLEX_REDIS_URL", "").strip(), "REFLEX_REDIS_URL"
+    if not url:
+        return None
+    if urlsplit(url).scheme not in REDIS_SCHEMES:
+        raise ConfigurationError(
+            f"{name} must be a redis://, rediss:// or unix:// URL (for SQLite, set LOGTO_SESSION_DB to a file path)"
+        )
+    return Secret(url)
 
 
 def read_environ(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:

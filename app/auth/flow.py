@@ -24,7 +24,6 @@ from typing import Any
 
 from .config import AuthConfig
 from .cookies import CookiePolicy
-from .db import Database
 from .errors import AuthorizationDenied, InvalidCallback, SignInError
 from .provider import OidcClient, TokenSet
 from .return_paths import safe_return_path
@@ -32,6 +31,7 @@ from .sealing import Sealer
 from .hooks import Hooks
 from .lifecycle import SessionLifecycle
 from .sessions import SessionStore
+from .storage import Storage
 from .options import DEFAULT, SIGN_UP, SignInOptions
 from .transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
@@ -60,7 +60,7 @@ class SignInFlow:
         self,
         config: AuthConfig,
         client: OidcClient,
-        db: Database,
+        storage: Storage,
         *,
         backend_url: str,
         sign_in_options: Mapping[str, SignInOptions] | None = None,
@@ -72,14 +72,14 @@ class SignInFlow:
         self.client = client
         self.backend_url = backend_url.rstrip("/")
         sealer = Sealer(config.cookie_secret.reveal(), tuple(s.reveal() for s in config.previous_cookie_secrets))
-        self.transactions = TransactionStore(db, sealer)
-        self.handoffs = HandoffStore(db, sealer)
+        self.transactions = TransactionStore(storage, sealer)
+        self.handoffs = HandoffStore(storage, sealer)
         self.sessions = SessionStore(
-            db, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
+            storage, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
         )
-        self.lifecycle = SessionLifecycle(client, self.sessions, db)
+        self.lifecycle = SessionLifecycle(client, self.sessions)
         self.cookies = CookiePolicy.from_config(config)
-        self._db = db
+        self.storage = storage
 
     @property
     def home_url(self) -> str:
@@ -157,7 +157,7 @@ class SignInFlow:
 
         A session the browser held before is ended: its cookie is about to be replaced.
         """
-        with self._db.transaction():
+        async with self.storage.atomic():
             handoff = await self.handoffs.take("sign_in", handoff_id, binding)
             if handoff is None:
                 return None

@@ -1,7 +1,7 @@
 """A session's life after sign-in: fresh tokens, and every way it can end.
 
 Refresh is single-flight per session, across tabs, handlers and worker
-processes: an in-process lock, then a lease in the session's row with an
+processes: an in-process lock, then a lease in the session's record with an
 owner. Under the lease the tokens are read again (another worker may have
 just refreshed), the provider is asked once, and the new tokens, rotated
 refresh token included, are stored by the same statement that gives the
@@ -18,7 +18,6 @@ import secrets
 import time
 import weakref
 
-from .db import Database
 from .errors import (
     InvalidIdToken,
     InvalidLogoutToken,
@@ -49,10 +48,9 @@ class SessionEnded(Exception):
 
 
 class SessionLifecycle:
-    def __init__(self, client: OidcClient, sessions: SessionStore, db: Database):
+    def __init__(self, client: OidcClient, sessions: SessionStore):
         self.client = client
         self.sessions = sessions
-        self._db = db
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._running: dict[str, asyncio.Task[TokenSet]] = {}
 
@@ -286,20 +284,12 @@ class SessionLifecycle:
             request = validate_logout_token(logout_token, await self.client.keys(), **check)
         except UnknownLogoutKey:
             request = validate_logout_token(logout_token, await self.client.keys(refresh=True), **check)
-        now = time.time()
         # The token is spent only if its sessions end, and its sessions end only once.
-        with self._db.transaction():
-            self._db.execute("DELETE FROM logout_tokens WHERE expires_at <= ?", (now,))
-            inserted = self._db.execute(
-                "INSERT OR IGNORE INTO logout_tokens (jti, expires_at) VALUES (?, ?)", (request.jti, request.expires_at)
-            )
-            if inserted.rowcount != 1:
-                raise InvalidLogoutToken("this logout token was already used")
-            keys = await self.sessions.keys_where(sub=request.sub, sid=request.sid)
-            for key in keys:
-                await self.sessions.end(key, "provider_logout", now=now)
-        log.debug("back-channel logout ended %d session(s)", len(keys))
-        return len(keys)
+        ended = await self.sessions.end_for_logout_token(request.jti, request.expires_at, sub=request.sub, sid=request.sid)
+        if ended is None:
+            raise InvalidLogoutToken("this logout token was already used")
+        log.debug("back-channel logout ended %d session(s)", ended)
+        return ended
 
 
 def _due(refresh_at: float | None) -> bool:

@@ -1,7 +1,7 @@
 """The one configured sign-in flow of this process, built on first use.
 
 `configure` is called once, when the app module is imported. The HTTP client
-and the database connection are made lazily, in the process that uses them:
+and the store's connection are made lazily, in the process that uses them:
 Reflex may fork workers after import, and neither survives a fork.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from .config import AuthConfig
 from .hooks import Hooks
 from .options import SignInOptions
-from .db import Database
 from .flow import SignInFlow
 from .provider import OidcClient
+from .storage import open_storage
 
 _config: AuthConfig | None = None
 _backend_url: str | None = None
@@ -54,7 +54,8 @@ def get_flow() -> SignInFlow:
         raise RuntimeError("app.auth is not configured: call app.auth.setup(app, config) first")
     if _flow is None or _flow[0] != os.getpid():
         client = OidcClient(_config, transport=_transport)
-        flow = SignInFlow(_config, client, Database(_config.session_db), backend_url=_backend_url, **_extras)
+        storage = open_storage(_config.session_db_url.reveal() if _config.session_db_url else None, _config.session_db)
+        flow = SignInFlow(_config, client, storage, backend_url=_backend_url, **_extras)
         _flow = (os.getpid(), flow)
     return _flow[1]
 
@@ -63,4 +64,5 @@ async def shutdown() -> None:
     global _flow
     if _flow is not None and _flow[0] == os.getpid():
         await _flow[1].client.aclose()
+        await _flow[1].storage.close()
     _flow = None

@@ -1,6 +1,6 @@
 """Server-side sessions: the browser holds a random id, the server holds the rest.
 
-The database keeps the id's SHA-256, the ID token's claims, and the tokens
+The store keeps the id's SHA-256, the ID token's claims, and the tokens
 sealed with a key derived from LOGTO_COOKIE_SECRET. A session ends at its
 absolute lifetime, after its idle timeout, or when something ends it; the
 reason is kept for an hour so an open page can say why it was signed out.
@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 from .config import SESSION_IDLE_TIMEOUT, SESSION_MAX_AGE
-from .db import Database, digest
 from .provider import TokenSet
 from .sealing import SealError, Sealer
+from .storage import SessionRow, Storage, digest
 
 SESSION_ID_BYTES = 32
 TOUCH_INTERVAL = 60  # seconds: last use is written at most this often per session (less for short idle timeouts)
@@ -54,10 +54,7 @@ def looks_like_session_id(value: str | None) -> bool:
     return bool(value) and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
 
 
-_COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
-
-
-def _session(row: tuple) -> Session:
+def _session(row: SessionRow) -> Session:
     key, handle, sub, sid, claims, refresh_at, user_agent, acting, created_at, last_used_at, expires_at = row
     return Session(key, handle, sub, sid, json.loads(claims), refresh_at, user_agent, acting, created_at, last_used_at, expires_at)
 
@@ -65,13 +62,13 @@ def _session(row: tuple) -> Session:
 class SessionStore:
     def __init__(
         self,
-        db: Database,
+        storage: Storage,
         sealer: Sealer,
         *,
         max_age: int = SESSION_MAX_AGE,
         idle_timeout: int = SESSION_IDLE_TIMEOUT,
     ):
-        self._db = db
+        self._storage = storage
         self._sealer = sealer
         self.max_age = max_age
         self.idle_timeout = idle_timeout
@@ -82,24 +79,26 @@ class SessionStore:
         now = time.time() if now is None else now
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = digest(session_id)
-        self._db.execute(
-            f"INSERT INTO sessions ({_COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                secrets.token_urlsafe(12),
-                tokens.claims["sub"],
-                tokens.claims.get("sid"),
-                json.dumps(tokens.claims),
-                _refresh_at(tokens),
-                user_agent[:512],
-                tokens.acting_party,
-                now,
-                now,
-                now + self.max_age,
-                self._sealer.seal(tokens.to_dict(), record=key),
-            ),
+        row = (
+            key,
+            secrets.token_urlsafe(12),
+            tokens.claims["sub"],
+            tokens.claims.get("sid"),
+            json.dumps(tokens.claims),
+            _refresh_at(tokens),
+            user_agent[:512],
+            tokens.acting_party,
+            now,
+            now,
+            now + self.max_age,
         )
+        sealed = self._sealer.seal(tokens.to_dict(), record=key)
+        await self._storage.insert_session(row, sealed, deadline=self._deadline(now, now + self.max_age), now=now)
         return session_id
+
+    def _deadline(self, last_used_at: float, expires_at: float) -> float:
+        """When a session ends unless it is used again."""
+        return min(expires_at, last_used_at + self.idle_timeout)
 
     async def lookup(self, session_id: str | None, *, touch: bool = True, now: float | None = None) -> Lookup:
         """The live session for this id, ending it first if it outlived a lifetime.
@@ -111,11 +110,12 @@ class SessionStore:
             return Lookup(None)
         now = time.time() if now is None else now
         key = digest(session_id)
-        row = self._db.execute(f"SELECT {_COLUMNS}, substr(tokens, 1, 5) FROM sessions WHERE id = ?", (key,)).fetchone()
-        if row is None:
+        found = await self._storage.get_session(key)
+        if found is None:
             return Lookup(None, await self.ended_reason(key, now=now))
-        session = _session(row[:-1])
-        if not self._sealer.can_open(row[-1]):
+        row, sealed_tokens = found
+        session = _session(row)
+        if not self._sealer.can_open(sealed_tokens):
             # Sealed with a secret that has since been dropped: nothing usable is left.
             await self.end(key, "expired", now=now)
             return Lookup(None, "expired")
@@ -126,38 +126,33 @@ class SessionStore:
             await self.end(key, "idle", now=now)
             return Lookup(None, "idle")
         if touch and now - session.last_used_at >= self.touch_interval:
-            self._db.execute("UPDATE sessions SET last_used_at = ? WHERE id = ?", (now, key))
+            await self._storage.touch_session(key, now, self._deadline(now, session.expires_at))
             session = dataclasses.replace(session, last_used_at=now)
         return Lookup(session)
 
     async def ended_reason(self, key: str, *, now: float | None = None) -> str | None:
         """Why the session with this key ended, if it did within the last hour."""
         now = time.time() if now is None else now
-        row = self._db.execute("SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)).fetchone()
-        return row[0] if row else None
+        return await self._storage.ended_reason(key, now)
 
     async def tokens(self, key: str) -> TokenSet | None:
         """The session's tokens (by database key), or None if it is gone or won't open."""
-        row = self._db.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
-        if row is None:
+        sealed = await self._storage.session_tokens(key)
+        if sealed is None:
             return None
         try:
-            return TokenSet.from_dict(self._sealer.open(row[0], record=key))
+            return TokenSet.from_dict(self._sealer.open(sealed, record=key))
         except SealError:
             return None
 
     async def end(self, key: str, reason: str, *, now: float | None = None) -> TokenSet | None:
         """End one session (by database key); return its tokens, if it existed."""
         now = time.time() if now is None else now
-        row = self._db.execute("DELETE FROM sessions WHERE id = ? RETURNING tokens", (key,)).fetchone()
-        if row is None:
+        sealed = await self._storage.end_session(key, reason, now + ENDED_REASON_TTL, now=now)
+        if sealed is None:
             return None
-        self._db.execute(
-            "INSERT OR REPLACE INTO ended_sessions (id, reason, expires_at) VALUES (?, ?, ?)",
-            (key, reason, now + ENDED_REASON_TTL),
-        )
         try:
-            return TokenSet.from_dict(self._sealer.open(row[0], record=key))
+            return TokenSet.from_dict(self._sealer.open(sealed, record=key))
         except SealError:
             return None
 
@@ -170,69 +165,54 @@ class SessionStore:
     async def list_for(self, sub: str, *, now: float | None = None) -> list[Session]:
         """The user's live sessions, most recently used first."""
         now = time.time() if now is None else now
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM sessions WHERE sub = ? AND expires_at > ? AND last_used_at > ? "
-            "ORDER BY last_used_at DESC",
-            (sub, now, now - self.idle_timeout),
-        ).fetchall()
-        return [_session(row) for row in rows]
+        return [_session(row) for row in await self._storage.sessions_of(sub, now, now - self.idle_timeout)]
 
     async def count_live(self, *, now: float | None = None) -> int:
         """How many sessions are live: within both lifetimes."""
         now = time.time() if now is None else now
-        return self._db.execute(
-            "SELECT count(*) FROM sessions WHERE expires_at > ? AND last_used_at > ?", (now, now - self.idle_timeout)
-        ).fetchone()[0]
+        return await self._storage.count_live(now, now - self.idle_timeout)
 
     async def keys_where(self, *, sub: str | None = None, sid: str | None = None) -> list[str]:
         """Database keys of the sessions of this user and/or provider session."""
-        clauses, params = [], []
-        for column, value in (("sub", sub), ("sid", sid)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if not clauses:
-            return []
-        rows = self._db.execute(f"SELECT id FROM sessions WHERE {' AND '.join(clauses)}", tuple(params))
-        return [row[0] for row in rows]
+        return await self._storage.session_keys(sub, sid)
 
     # -- refresh ------------------------------------------------------------
 
     async def take_refresh_lease(self, key: str, owner: str, *, now: float | None = None) -> bool:
         """Claim the right to refresh this session's tokens; False if a refresh or a retry wait holds it."""
         now = time.time() if now is None else now
-        cursor = self._db.execute(
-            "UPDATE sessions SET refresh_lease = ?, refresh_owner = ? WHERE id = ? AND refresh_lease <= ?",
-            (now + REFRESH_LEASE, owner, key, now),
-        )
-        return cursor.rowcount == 1
+        return await self._storage.take_lease(key, owner, now, now + REFRESH_LEASE)
 
     async def lease_is_a_wait(self, key: str, *, now: float | None = None) -> bool:
         """Whether the lease is a retry wait after a failure (rather than a refresh under way)."""
         now = time.time() if now is None else now
-        row = self._db.execute("SELECT refresh_lease, refresh_owner FROM sessions WHERE id = ?", (key,)).fetchone()
-        return row is not None and row[0] > now and row[1] is None
+        return await self._storage.lease_is_a_wait(key, now)
 
     async def end_refresh_wait(self, key: str) -> None:
         """Let the next refresh try at once (a user asked to retry); a refresh under way is left alone."""
-        self._db.execute("UPDATE sessions SET refresh_lease = 0 WHERE id = ? AND refresh_owner IS NULL", (key,))
+        await self._storage.end_wait(key)
 
     async def release_refresh_lease(self, key: str, owner: str, *, retry_after: float = 0) -> None:
         """Give the lease back; with `retry_after`, nobody refreshes for that many seconds."""
-        self._db.execute(
-            "UPDATE sessions SET refresh_lease = ?, refresh_owner = NULL WHERE id = ? AND refresh_owner = ?",
-            (time.time() + retry_after if retry_after else 0, key, owner),
-        )
+        await self._storage.release_lease(key, owner, time.time() + retry_after if retry_after else 0)
 
     async def save_refreshed(self, key: str, owner: str, tokens: TokenSet) -> bool:
         """Store refreshed tokens and release the lease, in one statement; False if the
         session ended meanwhile, or the lease is no longer ours."""
-        cursor = self._db.execute(
-            "UPDATE sessions SET tokens = ?, claims = ?, refresh_at = ?, refresh_lease = 0, refresh_owner = NULL "
-            "WHERE id = ? AND refresh_owner = ?",
-            (self._sealer.seal(tokens.to_dict(), record=key), json.dumps(tokens.claims), _refresh_at(tokens), key, owner),
-        )
-        return cursor.rowcount == 1
+        sealed = self._sealer.seal(tokens.to_dict(), record=key)
+        return await self._storage.save_refreshed(key, owner, sealed, json.dumps(tokens.claims), _refresh_at(tokens))
+
+    # -- back-channel logout -------------------------------------------------
+
+    async def end_for_logout_token(
+        self, jti: str, expires_at: float, *, sub: str | None, sid: str | None, now: float | None = None
+    ) -> int | None:
+        """Spend a logout token and end the sessions it names, all or nothing.
+
+        Returns how many ended, or None if the token was spent before (a replay).
+        """
+        now = time.time() if now is None else now
+        return await self._storage.spend_logout_token(jti, expires_at, sub, sid, now + ENDED_REASON_TTL, now=now)
 
 
 def _refresh_at(tokens: TokenSet) -> float | None:

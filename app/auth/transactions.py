@@ -19,9 +19,9 @@ import secrets
 import time
 from typing import Any
 
-from .db import Database, digest
 from .errors import InvalidTransaction
 from .sealing import SealError, Sealer
+from .storage import Storage, digest
 
 TRANSACTION_TTL = 10 * 60  # 10 minutes, in seconds
 HANDOFF_TTL = 60  # seconds: the browser follows a handoff at once
@@ -48,30 +48,23 @@ def new_transaction(return_path: str) -> SignInTransaction:
 
 
 class TransactionStore:
-    def __init__(self, db: Database, sealer: Sealer):
-        self._db = db
+    def __init__(self, storage: Storage, sealer: Sealer):
+        self._storage = storage
         self._sealer = sealer
 
     async def save(self, txn: SignInTransaction, authorization_url: str, *, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        self._db.purge_expired(now)
         payload = {**dataclasses.asdict(txn), "authorization_url": authorization_url}
-        self._db.execute(
-            "INSERT INTO transactions (id, state_hash, payload, expires_at) VALUES (?, ?, ?, ?)",
-            (txn.id, digest(txn.state), self._sealer.seal(payload, record=txn.id), now + TRANSACTION_TTL),
-        )
+        sealed = self._sealer.seal(payload, record=txn.id)
+        await self._storage.insert_transaction(txn.id, digest(txn.state), sealed, now + TRANSACTION_TTL, now=now)
 
     async def claim(self, txn_id: str, binding: str, *, now: float | None = None) -> str | None:
         """Bind an unclaimed transaction to this browser; return where to send it, or None."""
         now = time.time() if now is None else now
-        row = self._db.execute(
-            "UPDATE transactions SET binding = ? WHERE id = ? AND binding IS NULL AND expires_at > ? "
-            "RETURNING payload",
-            (digest(binding), txn_id, now),
-        ).fetchone()
-        if row is None:
+        payload = await self._storage.claim_transaction(txn_id, digest(binding), now)
+        if payload is None:
             return None
-        return self._open(txn_id, row[0])["authorization_url"]
+        return self._open(txn_id, payload)["authorization_url"]
 
     async def take(self, state: str, binding: str | None, *, now: float | None = None) -> SignInTransaction:
         """Remove and return the transaction for `state`, if this browser started it.
@@ -80,10 +73,7 @@ class TransactionStore:
             InvalidTransaction: none is waiting, it expired, or another browser holds it.
         """
         now = time.time() if now is None else now
-        row = self._db.execute(
-            "DELETE FROM transactions WHERE state_hash = ? RETURNING id, binding, payload, expires_at",
-            (digest(state),),
-        ).fetchone()
+        row = await self._storage.take_transaction(digest(state))
         if row is None:
             raise InvalidTransaction("no sign-in is waiting for this state (unknown or already used)")
         txn_id, bound_to, payload, expires_at = row
@@ -103,25 +93,21 @@ class TransactionStore:
 
 
 class HandoffStore:
-    def __init__(self, db: Database, sealer: Sealer):
-        self._db = db
+    def __init__(self, storage: Storage, sealer: Sealer):
+        self._storage = storage
         self._sealer = sealer
 
     async def create(self, kind: str, binding: str, payload: dict[str, Any], *, now: float | None = None) -> str:
         now = time.time() if now is None else now
         handoff_id = secrets.token_urlsafe(24)
-        self._db.execute(
-            "INSERT INTO handoffs (id, kind, binding, payload, expires_at) VALUES (?, ?, ?, ?, ?)",
-            (handoff_id, kind, digest(binding), self._sealer.seal(payload, record=handoff_id), now + HANDOFF_TTL),
-        )
+        sealed = self._sealer.seal(payload, record=handoff_id)
+        await self._storage.insert_handoff(handoff_id, kind, digest(binding), sealed, now + HANDOFF_TTL, now=now)
         return handoff_id
 
     async def take(self, kind: str, handoff_id: str, binding: str | None, *, now: float | None = None) -> dict[str, Any] | None:
         """Remove and return the handoff if it is of this kind, fresh, and this cookie's."""
         now = time.time() if now is None else now
-        row = self._db.execute(
-            "DELETE FROM handoffs WHERE id = ? RETURNING kind, binding, payload, expires_at", (handoff_id,)
-        ).fetchone()
+        row = await self._storage.take_handoff(handoff_id)
         if row is None:
             return None
         found_kind, bound_to, payload, expires_at = row

@@ -44,7 +44,7 @@ async def test_state_replayed_and_code_replayed(rp, op):
 
 async def test_state_expired(rp, op, monkeypatch):
     params = await rp.begin()
-    rp.flow._db.execute("UPDATE transactions SET expires_at = ?", (time.time() - 1,))
+    rp.flow.storage.execute("UPDATE transactions SET expires_at = ?", (time.time() - 1,))
     page, route = await rp.callback(await rp.code_response(params))
     assert page.error_code == "invalid_transaction"
     refused_safely(rp, page, route, bad_response_at=0)
@@ -148,7 +148,7 @@ async def test_forged_truncated_or_unknown_session_ids_are_signed_out(rp, op, co
 
 async def test_expired_session_id_is_signed_out(rp, op):
     await rp.sign_in()
-    rp.flow._db.execute("UPDATE sessions SET expires_at = ?", (time.time() - 1,))
+    rp.flow.storage.execute("UPDATE sessions SET expires_at = ?", (time.time() - 1,))
     page = auth_state("/", cookie=rp.cookie_header())
     await run(page.load_session)
     assert not page.signed_in and page.notice == "expired"

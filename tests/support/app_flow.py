@@ -7,7 +7,7 @@ import urllib.parse
 import httpx
 
 from app.auth import runtime
-from app.auth.db import digest
+from app.auth.storage import digest
 from app.auth.provider import TokenSet
 from app.auth.sealing import Sealer
 from tests.support.reflex_state import auth_state, navigation, run
@@ -19,7 +19,7 @@ def stored_tokens(session_id: str) -> TokenSet:
     """The tokens the server keeps for a session, read straight from its database."""
     flow = runtime.get_flow()
     key = digest(session_id)
-    (blob,) = flow.sessions._db.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
+    (blob,) = flow.storage.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
     return TokenSet.from_dict(Sealer(flow.config.cookie_secret.reveal()).open(blob, record=key))
 
 

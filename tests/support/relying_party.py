@@ -65,7 +65,7 @@ class RelyingParty:
         return response.headers["location"]
 
     def count(self, table: str) -> int:
-        return self.flow._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self.flow.storage.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     def exchange_requests(self, since: int) -> list[str]:
         return [r.url.path for r in self.op.requests[since:] if r.url.path.endswith(EXCHANGE_PATHS)]

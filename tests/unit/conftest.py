@@ -1,11 +1,29 @@
 import pytest
 
-from app.auth.db import Database
+from app.auth.storage.redis import RedisStorage
+from app.auth.storage.sqlite import SqliteStorage
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def open_storage(request, tmp_path):
+    """Opens connections to one fresh, empty store, as many as a test wants (one per
+    simulated worker process); each test that takes it runs against SQLite and Redis."""
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        server.flush()
+    opened = []
+
+    def open_one():
+        store = SqliteStorage(str(tmp_path / "store.sqlite3")) if request.param == "sqlite" else RedisStorage(server.url)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        await store.close()
 
 
 @pytest.fixture
-def db():
-    """A fresh in-memory database with the app's schema."""
-    database = Database(":memory:")
-    yield database
-    database.close()
+def storage(open_storage):
+    """A fresh, empty store (SQLite, then Redis)."""
+    return open_storage()

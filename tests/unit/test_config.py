@@ -177,3 +177,17 @@ def test_resources_are_apis_not_organizations():
     assert config(LOGTO_RESOURCES="https://api.example.com, urn:acme:reports").resources == ("https://api.example.com", "urn:acme:reports")
     with pytest.raises(ConfigurationError, match="organization tokens"):
         config(LOGTO_RESOURCES="urn:logto:organization:org-acme")
+
+
+def test_session_store_is_sqlite_unless_a_redis_url_is_given():
+    assert config().session_db_url is None
+    assert config(REFLEX_REDIS_URL="redis://cache:6379/0").session_db_url.reveal() == "redis://cache:6379/0"
+    both = config(REFLEX_REDIS_URL="redis://cache:6379/0", LOGTO_SESSION_DB_URL="rediss://:pw@sessions:6380/2")
+    assert both.session_db_url.reveal() == "rediss://:pw@sessions:6380/2"  # its own store wins
+    assert "pw" not in repr(both)
+
+
+@pytest.mark.parametrize("name", ["LOGTO_SESSION_DB_URL", "REFLEX_REDIS_URL"])
+def test_a_session_store_url_that_is_not_redis_is_named(name):
+    with pytest.raises(ConfigurationError, match=f"{name} must be a redis://"):
+        config(**{name: "postgresql://db/sessions"})

@@ -7,7 +7,6 @@ import time
 import httpx
 import pytest
 
-from app.auth.db import Database
 from app.auth.errors import ProviderUnavailable
 from app.auth.lifecycle import SessionEnded, SessionLifecycle
 from app.auth.provider import OidcClient
@@ -24,13 +23,11 @@ def op():
 
 
 @pytest.fixture
-async def parts(op):
+async def parts(op, storage):
     client = OidcClient(app_config(op), transport=op.transport())
-    db = Database(":memory:")
-    sessions = SessionStore(db, Sealer("c" * 32))
-    yield client, sessions, SessionLifecycle(client, sessions, db)
+    sessions = SessionStore(storage, Sealer("c" * 32))
+    yield client, sessions, SessionLifecycle(client, sessions)
     await client.aclose()
-    db.close()
 
 
 async def signed_in(op, parts, *, expires_in=3600):
@@ -108,7 +105,7 @@ async def test_provider_down_after_expiry_says_so_and_loses_nothing(op, parts):
     assert op.count("/token") == 2  # ...but one attempt per retry interval
     # Back up, and the retry interval passed: the same session refreshes and carries on.
     op.token_response = op._good_token_response
-    parts[1]._db.execute("UPDATE sessions SET refresh_lease = 0")
+    await sessions.end_refresh_wait(session.key)
     tokens = await lifecycle.fresh_tokens(session)
     assert tokens.access_token.startswith("at-")
     assert (await sessions.lookup(session_id)).session is not None
@@ -128,14 +125,13 @@ async def test_another_workers_lease_is_waited_for(op, parts):
     assert op.count("/token") == 2
 
 
-async def test_two_worker_processes_refresh_once(op, parts, tmp_path):
-    """Two processes' worth of everything (connections, clients, locks) on one database file."""
+async def test_two_worker_processes_refresh_once(op, open_storage):
+    """Two processes' worth of everything (connections, clients, locks) on one store."""
     workers = []
     for _ in range(2):
         client = OidcClient(app_config(op), transport=op.transport())
-        db = Database(str(tmp_path / "shared.sqlite3"))
-        sessions = SessionStore(db, Sealer("c" * 32))
-        workers.append((client, sessions, SessionLifecycle(client, sessions, db)))
+        sessions = SessionStore(open_storage(), Sealer("c" * 32))
+        workers.append((client, sessions, SessionLifecycle(client, sessions)))
     session_id, session = await signed_in(op, workers[0], expires_in=4)
     session = await due(workers[0], session, expires_at=int(time.time()) - 1)
     before = op.count("/token")
@@ -152,9 +148,8 @@ async def test_sign_out_during_a_refresh_revokes_the_new_grant(op, parts):
     session = await due(parts, session)
     answer = op.token_response
 
-    def sign_out_meanwhile(request):
-        sessions._db.execute("DELETE FROM sessions")  # another tab signs out while the provider answers
-        sessions._db.execute("INSERT INTO ended_sessions VALUES (?, 'signed_out', ?)", (session.key, time.time() + 60))
+    async def sign_out_meanwhile(request):
+        await sessions.end(session.key, "signed_out")  # another tab signs out while the provider answers
         return answer(request)
 
     op.token_response = sign_out_meanwhile

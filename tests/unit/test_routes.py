@@ -72,7 +72,7 @@ async def test_backchannel_logout_is_post_only(app):
 
 
 async def test_a_broken_store_lands_on_an_error_page_not_a_500(app):
-    runtime.get_flow()._db.close()  # the database goes away under the app
+    runtime.get_flow().storage.connection.close()  # the database goes away under the app
     response = await app.get("/auth/sign-in/anything")
     assert response.status_code == 303
     assert response.headers["location"] == "https://app.example/callback?app_error=default"

@@ -1,10 +1,13 @@
+import dataclasses
 import time
 
 import pytest
 
 from app.auth.provider import TokenSet
 from app.auth.sealing import Sealer
+from app.auth.storage import digest
 from app.auth.sessions import SessionStore, looks_like_session_id
+from tests.support.storages import everything_stored
 
 NOW = time.time()
 TOKENS = TokenSet(
@@ -18,8 +21,8 @@ TOKENS = TokenSet(
 
 
 @pytest.fixture
-def sessions(db):
-    return SessionStore(db, Sealer("k" * 32), max_age=3600)
+def sessions(storage):
+    return SessionStore(storage, Sealer("k" * 32), max_age=3600)
 
 
 async def test_create_get_delete(sessions):
@@ -47,16 +50,16 @@ async def test_forged_or_unknown_ids_are_signed_out(sessions, forged):
     assert (await sessions.lookup(forged, now=NOW)).session is None
 
 
-async def test_database_keeps_neither_the_id_nor_the_tokens_in_clear(db, sessions):
+async def test_store_keeps_neither_the_id_nor_the_tokens_in_clear(storage, sessions):
     session_id = await sessions.create(TOKENS, now=NOW)
-    raw = b"".join(v if isinstance(v, bytes) else str(v).encode() for row in db.execute("SELECT * FROM sessions") for v in row)
+    raw = await everything_stored(storage)
     for secret in (session_id, TOKENS.access_token, TOKENS.refresh_token, TOKENS.id_token):
         assert secret.encode() not in raw
 
 
 @pytest.fixture
-def timed(db):
-    return SessionStore(db, Sealer("k" * 32), max_age=1000, idle_timeout=100)
+def timed(storage):
+    return SessionStore(storage, Sealer("k" * 32), max_age=1000, idle_timeout=100)
 
 
 async def test_idle_timeout_ends_the_session_and_says_why(timed):
@@ -106,34 +109,62 @@ async def test_refresh_lease_is_exclusive_until_released_or_stale(sessions):
     assert await sessions.take_refresh_lease(key, "worker-c", now=NOW + 61)
 
 
-async def test_sessions_sealed_with_a_previous_secret_still_open(db):
-    old = SessionStore(db, Sealer("old-secret" * 4))
+async def test_sessions_sealed_with_a_previous_secret_still_open(storage):
+    old = SessionStore(storage, Sealer("old-secret" * 4))
     session_id = await old.create(TOKENS, now=NOW)
-    rotated = SessionStore(db, Sealer("new-secret" * 4, previous=("old-secret" * 4,)))
+    rotated = SessionStore(storage, Sealer("new-secret" * 4, previous=("old-secret" * 4,)))
     session = (await rotated.lookup(session_id, now=NOW)).session
     assert (await rotated.tokens(session.key)) == TOKENS
-    only_new = SessionStore(db, Sealer("new-secret" * 4))
+    only_new = SessionStore(storage, Sealer("new-secret" * 4))
     assert await only_new.tokens(session.key) is None  # without the old secret: unreadable, not an error
 
 
-async def test_dropping_a_previous_secret_ends_its_sessions(db):
-    session_id = await SessionStore(db, Sealer("old-secret" * 4)).create(TOKENS, now=NOW)
-    dropped = SessionStore(db, Sealer("new-secret" * 4))
+async def test_dropping_a_previous_secret_ends_its_sessions(storage):
+    session_id = await SessionStore(storage, Sealer("old-secret" * 4)).create(TOKENS, now=NOW)
+    dropped = SessionStore(storage, Sealer("new-secret" * 4))
     lookup = await dropped.lookup(session_id, now=NOW)
     assert lookup.session is None and lookup.ended_reason == "expired"
     assert (await dropped.lookup(session_id, now=NOW)).session is None  # and stays ended
 
 
-async def test_activity_keeps_a_short_idle_timeout_alive(db):
-    short = SessionStore(db, Sealer("k" * 32), idle_timeout=30)
+async def test_activity_keeps_a_short_idle_timeout_alive(storage):
+    short = SessionStore(storage, Sealer("k" * 32), idle_timeout=30)
     session_id = await short.create(TOKENS, now=NOW)
     for second in range(10, 121, 10):  # a page load every 10 s for two minutes
         assert (await short.lookup(session_id, now=NOW + second)).session is not None, second
 
 
-async def test_count_live_leaves_out_expired_and_idle_sessions(db):
-    store = SessionStore(db, Sealer("k" * 32), max_age=1000, idle_timeout=100)
+async def test_count_live_leaves_out_expired_and_idle_sessions(storage):
+    store = SessionStore(storage, Sealer("k" * 32), max_age=1000, idle_timeout=100)
     await store.create(TOKENS, now=NOW)  # idle by NOW + 200
     await store.create(TOKENS, now=NOW + 150)
     await store.create(TOKENS, now=NOW - 990)  # past its lifetime by NOW + 200
     assert await store.count_live(now=NOW + 200) == 1
+
+
+async def test_a_logout_token_ends_the_sessions_it_names_once(storage):
+    store = SessionStore(storage, Sealer("k" * 32))
+    ada = [await store.create(dataclasses.replace(TOKENS, claims={"sub": "ada", "sid": sid})) for sid in ("op-1", "op-2")]
+    bob = await store.create(dataclasses.replace(TOKENS, claims={"sub": "bob", "sid": "op-1"}))
+    assert await store.end_for_logout_token("jti-1", NOW + 120, sub="ada", sid="op-1") == 1
+    assert await store.end_for_logout_token("jti-1", NOW + 120, sub="ada", sid="op-2") is None  # replayed
+    assert (await store.lookup(ada[1])).session is not None  # the replay ended nothing
+    assert (await store.lookup(bob)).session is not None  # the same provider session id, another user
+    assert await store.end_for_logout_token("jti-2", NOW + 120, sub=None, sid="op-2") == 1
+    assert await store.end_for_logout_token("jti-3", NOW + 120, sub="bob", sid=None) == 1
+    for session_id in (*ada, bob):
+        assert (await store.lookup(session_id)).ended_reason == "provider_logout"
+    assert await store.end_for_logout_token("jti-4", NOW + 120, sub="ada", sid=None) == 0
+
+
+async def test_a_users_sessions_are_listed_most_recently_used_first(storage):
+    store = SessionStore(storage, Sealer("k" * 32), idle_timeout=100)
+    first = await store.create(TOKENS, now=NOW)
+    second = await store.create(TOKENS, now=NOW + 10)
+    await store.create(dataclasses.replace(TOKENS, claims={"sub": "someone-else"}), now=NOW)
+    await store.lookup(first, now=NOW + 90)  # used again
+    listed = await store.list_for("user-1", now=NOW + 95)
+    assert [s.key for s in listed] == [digest(first), digest(second)]
+    assert [s.key for s in await store.list_for("user-1", now=NOW + 150)] == [digest(first)]  # the other is idle
+    await store.delete(first)
+    assert await store.list_for("user-1", now=NOW + 150) == []

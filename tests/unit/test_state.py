@@ -45,7 +45,7 @@ async def test_sign_in_button_stores_a_transaction_and_leaves(op, flow):
     events = await run(state.sign_in)
     assert state.pending == "sign_in"  # the button spins until the page leaves
     assert navigation(events).startswith(f"{BACKEND}/auth/sign-in/")
-    assert flow.transactions._db.execute("SELECT count(*) FROM transactions").fetchone()[0] == 1
+    assert flow.storage.execute("SELECT count(*) FROM transactions").fetchone()[0] == 1
 
 
 async def test_whole_sign_in_then_home_shows_claims(op, flow):
@@ -149,8 +149,8 @@ async def test_bad_id_token_creates_no_session(op, flow):
     events = await run(state.finish_sign_in)
     assert state.error_code == "invalid_id_token"
     assert navigation(events) is None
-    assert flow.sessions._db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
-    assert flow.sessions._db.execute("SELECT count(*) FROM handoffs").fetchone()[0] == 0
+    assert flow.storage.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert flow.storage.execute("SELECT count(*) FROM handoffs").fetchone()[0] == 0
 
 
 async def test_app_error_code_from_a_route_is_shown(flow):
@@ -196,7 +196,7 @@ async def test_try_again_from_the_callback_page_returns_home(op, flow):
     events = await run(state.sign_in)
     txn_id = navigation(events).rsplit("/", 1)[1]
     assert await flow.claim_sign_in(txn_id, "c" * 43)
-    row = flow.transactions._db.execute("SELECT state_hash FROM transactions").fetchone()
+    row = flow.storage.execute("SELECT state_hash FROM transactions").fetchone()
     assert row is not None
 
 

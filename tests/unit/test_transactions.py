@@ -11,18 +11,19 @@ from app.auth.transactions import (
     TransactionStore,
     new_transaction,
 )
+from tests.support.storages import everything_stored
 
 NOW = time.time()
 
 
 @pytest.fixture
-def transactions(db):
-    return TransactionStore(db, Sealer("k" * 32))
+def transactions(storage):
+    return TransactionStore(storage, Sealer("k" * 32))
 
 
 @pytest.fixture
-def handoffs(db):
-    return HandoffStore(db, Sealer("k" * 32))
+def handoffs(storage):
+    return HandoffStore(storage, Sealer("k" * 32))
 
 
 async def started(transactions, binding="browser-a", now=NOW):
@@ -84,9 +85,9 @@ async def test_unknown_state_is_refused(transactions):
         await transactions.take("never-issued", "browser-a", now=NOW)
 
 
-async def test_secrets_are_sealed_at_rest(db, transactions):
+async def test_secrets_are_sealed_at_rest(storage, transactions):
     txn = await started(transactions)
-    raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for row in db.execute("SELECT * FROM transactions") for v in row)
+    raw = await everything_stored(storage)
     for secret in (txn.state, txn.nonce, txn.code_verifier):
         assert secret.encode() not in raw
 
