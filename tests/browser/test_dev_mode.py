@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -12,26 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.app_server import ROOT, free_port
+from tests.support.app_server import ROOT, free_port, project_copy
 
 pytestmark = pytest.mark.browser
 
 START_TIMEOUT = 300  # seconds
-
-
-def project_copy(destination: Path) -> Path:
-    """The project's files as a fresh clone has them, sharing the installed packages."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, destination / name)
-    for installed in ("node_modules", ".venv"):
-        (destination / installed).symlink_to(ROOT / installed)
-    return destination
 
 
 def unconfigured_env(project: Path) -> dict[str, str]:

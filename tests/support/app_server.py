@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,8 +22,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def project_copy(destination: Path) -> Path:
+    """The project's files as a fresh clone has them, sharing the installed packages."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
+    for installed in ("node_modules", ".venv"):
+        (destination / installed).symlink_to(ROOT / installed)
+    return destination
+
+
 class AppServer:
-    def __init__(self, env: dict[str, str], port: int, log_path: Path):
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, *, project: Path = ROOT):
+        self.project = project
         self.port = port
         self.url = f"http://localhost:{port}"
         self.log_path = log_path
@@ -34,7 +51,7 @@ class AppServer:
         return subprocess.Popen(
             ["reflex", "run", "--env", "prod", "--frontend-port", str(self.port), "--backend-port", str(self.port),
              "--backend-host", "127.0.0.1"],
-            cwd=ROOT,
+            cwd=self.project,
             env={**os.environ, **self.env, "PATH": path, "REFLEX_TELEMETRY_ENABLED": "false"},
             stdin=subprocess.DEVNULL,
             stdout=open(self.log_path, "a"),
@@ -61,6 +78,23 @@ class AppServer:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"the app did not start in {START_TIMEOUT}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def processes(self) -> list[int]:
+        """The app's processes: Reflex (Granian's supervisor) and its workers."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[2]) == self.process.pid and fields[0] != "Z":  # same process group, not a zombie
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def kill(self) -> None:
+        """End the app and its workers at once, as a crash would: no shutdown, nothing saved."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:

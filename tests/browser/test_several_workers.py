@@ -1,0 +1,132 @@
+"""Two app instances, each with two workers, behind one load balancer: what a
+deployment on several machines looks like. Reflex keeps its state in Redis
+(REFLEX_REDIS_URL) and the sessions are in the same Redis; each instance has a
+SQLite file of its own that nothing may depend on."""
+
+import secrets
+
+import pytest
+from playwright.sync_api import expect
+
+from app.auth.setup import DEV_SCOPES
+from tests.browser.test_sign_in import sign_in_at_provider
+from tests.support.app_server import ROOT, AppServer, free_port, project_copy
+from tests.support.balancer import Balancer
+
+pytestmark = pytest.mark.browser
+
+WORKERS_PER_APP = 2
+
+
+def opened_websocket(request_lines: list[str]) -> bool:
+    """Whether one of these connections was a page's websocket to the backend (Reflex's events)."""
+    return any(line.startswith("GET /_event/") and "transport=websocket" in line for line in request_lines)
+
+
+@pytest.fixture(scope="module")
+def cluster(dev_provider, redis_server, tmp_path_factory):
+    project = project_copy(tmp_path_factory.mktemp("project"))
+    ports = {"a": free_port(), "b": free_port()}
+    balancer = Balancer(ports)
+    secret = secrets.token_urlsafe(32)
+    dev_provider.put_client("several-workers", secret, base_url=balancer.url, client_name="Several workers")
+    shared = {
+        "LOGTO_ENDPOINT": dev_provider.origin,
+        "LOGTO_APP_ID": "several-workers",
+        "LOGTO_APP_SECRET": secret,
+        "LOGTO_BASE_URL": balancer.url,
+        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
+        "LOGTO_ENV_FILE": "/nonexistent/.env",
+        "LOGTO_SCOPES": DEV_SCOPES,
+        "REFLEX_REDIS_URL": redis_server.url,  # Reflex's state and, by default, the sessions
+        "REFLEX_API_URL": balancer.url,  # the pages reach the backend through the balancer too
+        "GRANIAN_WORKERS": str(WORKERS_PER_APP),
+    }
+    apps = {}
+    try:
+        for name, port in ports.items():
+            own = {"LOGTO_SESSION_DB": str(tmp_path_factory.mktemp(f"app-{name}") / "sessions.sqlite3")}
+            log = ROOT / "test-output" / f"app-{name}.log"
+            log.write_text("")
+            apps[name] = AppServer({**shared, **own}, port, log, project=project)
+            apps[name].wait_until_up()  # one at a time: they build the same frontend
+            assert len(apps[name].processes()) >= 1 + WORKERS_PER_APP
+        yield {"apps": apps, "balancer": balancer, "url": balancer.url}
+    finally:
+        for app in apps.values():
+            app.stop()
+        balancer.close()
+
+
+def test_sign_in_started_on_one_app_finishes_on_the_other_and_both_see_the_session(cluster, context, screenshot):
+    balancer, url = cluster["balancer"], cluster["url"]
+    page = context.new_page()
+
+    balancer.route_to("a", drop_open=True)
+    mark = len(balancer.log)
+    page.goto(url)
+    page.get_by_role("button", name="Sign in").click()  # the handler runs on app a
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # the provider's form
+    assert opened_websocket(balancer.requests_to("a", mark)) and not balancer.requests_to("b", mark)
+
+    balancer.route_to("b", drop_open=True)
+    mark = len(balancer.log)
+    sign_in_at_provider(page)  # the callback, the session route and the home page: app b
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    served_by_b = balancer.requests_to("b", mark)
+    assert any(line.startswith("GET /callback") for line in served_by_b) and opened_websocket(served_by_b)
+    assert not balancer.requests_to("a", mark)
+    screenshot(page, "signed-in-on-b")
+
+    balancer.route_to("a", drop_open=True)
+    mark = len(balancer.log)
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    page.get_by_role("link", name="Your profile").click()  # its handlers (sessions, userinfo) on app a
+    expect(page.get_by_text("This browser")).to_be_visible()
+    assert opened_websocket(balancer.requests_to("a", mark)) and not balancer.requests_to("b", mark)
+
+    # Another tab of the same browser, held by app b, while this one stays on app a.
+    balancer.route_to("b")
+    other = context.browser.new_context()
+    other.add_cookies(context.cookies())
+    other_tab = other.new_page()
+    other_tab.goto(url)
+    expect(other_tab.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert opened_websocket(balancer.requests_to("b", mark))
+
+    page.get_by_role("link", name="← Home").click()
+    page.get_by_role("button", name="Sign out").click()  # the handler runs on app a: its websocket is there
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    expect(other_tab.get_by_text("You are not signed in.")).to_be_visible(timeout=2_000)  # seen on app b
+    screenshot(other_tab, "signed-out-seen-on-b")
+    other.close()
+
+
+def test_an_app_killed_and_restarted_loses_nothing(cluster, context, screenshot):
+    apps, balancer, url = cluster["apps"], cluster["balancer"], cluster["url"]
+    page = context.new_page()
+    balancer.route_to("a", drop_open=True)
+    page.goto(url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+
+    apps["a"].kill()  # both of its workers, mid-session, with the tab open
+    balancer.route_to("b", drop_open=True)
+    mark = len(balancer.log)
+    # The open tab reconnects by itself, to app b, whose handlers find its state and session.
+    page.get_by_role("link", name="Your profile").click()
+    expect(page.get_by_text("This browser")).to_be_visible()
+    assert opened_websocket(balancer.requests_to("b", mark))
+
+    apps["a"].restart()
+    balancer.route_to("a", drop_open=True)
+    mark = len(balancer.log)
+    page.reload()
+    expect(page.get_by_text("This browser")).to_be_visible()
+    assert opened_websocket(balancer.requests_to("a", mark)) and not balancer.requests_to("b", mark)
+    screenshot(page, "after-restart")
+    page.get_by_role("link", name="← Home").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()

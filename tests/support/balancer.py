@@ -1,0 +1,95 @@
+"""A TCP load balancer in front of several app instances, steered by the test.
+
+Each new connection goes to the backend currently chosen; `route_to(...,
+drop_open=True)` also closes every open connection, as a balancer does when a
+backend is taken out, so the browser's next request (and its websocket, which
+Reflex reconnects) lands on the new one. It logs the first request line of
+every connection, so a test can see which backend served what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from tests.support.app_server import free_port
+
+CHUNK = 64 * 1024
+
+
+class Balancer:
+    def __init__(self, backends: dict[str, int]):
+        self.backends = backends
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.target = next(iter(backends))
+        self.log: list[tuple[str, str]] = []  # (backend, first request line), in order
+        self._open: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
+        self._thread.start()
+        started.wait(10)
+
+    def _run(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", self.port))
+        started.set()
+        self._loop.run_forever()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        name = self.target
+        try:
+            first = await client_reader.read(CHUNK)
+            if not first:
+                return
+            self.log.append((name, first.split(b"\r\n", 1)[0].decode("latin-1")))
+            backend_reader, backend_writer = await asyncio.open_connection("127.0.0.1", self.backends[name])
+        except OSError:
+            client_writer.close()  # the backend is down: the browser sees a dropped connection
+            return
+        self._open.update((client_writer, backend_writer))
+        backend_writer.write(first)
+        try:
+            await asyncio.gather(_pipe(client_reader, backend_writer), _pipe(backend_reader, client_writer))
+        finally:
+            for writer in (client_writer, backend_writer):
+                self._open.discard(writer)
+                writer.close()
+
+    def route_to(self, name: str, *, drop_open: bool = False) -> None:
+        """Send new connections to `name`; with `drop_open`, close the ones open now."""
+        assert name in self.backends
+
+        async def switch():
+            self.target = name
+            if drop_open:
+                for writer in list(self._open):
+                    writer.close()
+
+        asyncio.run_coroutine_threadsafe(switch(), self._loop).result(10)
+
+    def requests_to(self, name: str, since: int = 0) -> list[str]:
+        """First request lines of the connections `name` got, from log entry `since` on."""
+        return [line for backend, line in self.log[since:] if backend == name]
+
+    def close(self) -> None:
+        def stop():
+            self._server.close()
+            for writer in list(self._open):
+                writer.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(stop)
+        self._thread.join(10)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
