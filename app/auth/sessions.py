@@ -28,7 +28,7 @@ REFRESH_LEASE = 15  # seconds a refresh may hold a session before another worker
 @dataclasses.dataclass(frozen=True)
 class Session:
     key: str
-    """The database key (the id's hash), never the id itself."""
+    """The store's key (the id's hash), never the id itself."""
     handle: str
     sub: str
     sid: str | None
@@ -50,7 +50,7 @@ class Lookup:
 
 
 def looks_like_session_id(value: str | None) -> bool:
-    """Cheap shape check before a database lookup: our ids are 43 URL-safe characters."""
+    """Cheap shape check before a store lookup: our ids are 43 URL-safe characters."""
     return bool(value) and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
 
 
@@ -136,7 +136,7 @@ class SessionStore:
         return await self._storage.ended_reason(key, now)
 
     async def tokens(self, key: str) -> TokenSet | None:
-        """The session's tokens (by database key), or None if it is gone or won't open."""
+        """The session's tokens (by store key), or None if it is gone or won't open."""
         sealed = await self._storage.session_tokens(key)
         if sealed is None:
             return None
@@ -146,7 +146,7 @@ class SessionStore:
             return None
 
     async def end(self, key: str, reason: str, *, now: float | None = None) -> TokenSet | None:
-        """End one session (by database key); return its tokens, if it existed."""
+        """End one session (by store key); return its tokens, if it existed."""
         now = time.time() if now is None else now
         sealed = await self._storage.end_session(key, reason, now + ENDED_REASON_TTL, now=now)
         if sealed is None:
@@ -173,7 +173,7 @@ class SessionStore:
         return await self._storage.count_live(now, now - self.idle_timeout)
 
     async def keys_where(self, *, sub: str | None = None, sid: str | None = None) -> list[str]:
-        """Database keys of the sessions of this user and/or provider session."""
+        """Store keys of the sessions of this user and/or provider session."""
         return await self._storage.session_keys(sub, sid)
 
     # -- refresh ------------------------------------------------------------
