@@ -9,11 +9,10 @@ The development provider and the app start on free ports and stop at the end.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 
-from harness import app_with_provider
+from harness import app_with_provider, percentile
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
@@ -69,7 +68,7 @@ def main(runs: int) -> None:
     print("|------|----------:|-------:|-----:|")
     for step, samples in timings.items():
         samples.sort()
-        p95 = samples[max(0, math.ceil(len(samples) * 0.95) - 1)]
+        p95 = percentile(samples, 0.95)
         print(f"| {step} | {statistics.median(samples) * 1000:.0f} | {p95 * 1000:.0f} | {len(samples)} |")
 
 

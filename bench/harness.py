@@ -4,6 +4,7 @@ development provider, both on free ports, stopped at the end."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import sys
@@ -18,9 +19,18 @@ from devprovider.launcher import DevProvider, start  # noqa: E402
 from tests.support.app_server import AppServer, free_port  # noqa: E402
 
 
+def percentile(samples: list[float], q: float) -> float:
+    """The nearest-rank percentile (q in 0..1): an observed value, right for few samples too."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
+
+
 @contextlib.contextmanager
-def app_with_provider(client_id: str) -> Iterator[tuple[DevProvider, str]]:
-    """(the provider, the app's base URL), both running until the block ends."""
+def app_with_provider(client_id: str, extra_env: dict[str, str] | None = None) -> Iterator[tuple[DevProvider, str]]:
+    """(the provider, the app's base URL), both running until the block ends.
+
+    `extra_env` adds to the app's environment (say, REFLEX_REDIS_URL and GRANIAN_WORKERS).
+    """
     state = Path(tempfile.mkdtemp(prefix=f"bench-{client_id}-"))
     provider = start(state / "provider", port=0, owner_pid=os.getpid())
     port = free_port()
@@ -31,6 +41,7 @@ def app_with_provider(client_id: str) -> Iterator[tuple[DevProvider, str]]:
         "LOGTO_ENDPOINT": provider.origin, "LOGTO_APP_ID": client_id, "LOGTO_APP_SECRET": secret,
         "LOGTO_BASE_URL": base, "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
         "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"), "LOGTO_ENV_FILE": "/nonexistent",
+        **(extra_env or {}),
     }
     app = AppServer(env, port, state / "app.log")
     try:

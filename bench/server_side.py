@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import secrets
 import statistics
@@ -36,6 +35,7 @@ from app.auth.routes import auth_routes  # noqa: E402
 from devprovider.launcher import start  # noqa: E402
 from tests.support.provider_browser import ProviderBrowser  # noqa: E402
 from tests.support.reflex_state import auth_state, navigation, run  # noqa: E402
+from harness import percentile  # noqa: E402  (bench/ is the script's own folder)
 
 BASE = "http://localhost:3999"
 
@@ -58,8 +58,7 @@ class ProviderClock(httpx.AsyncBaseTransport):
 
 
 def report(name: str, samples: list[float]) -> None:
-    samples = sorted(samples)
-    p95 = samples[max(0, math.ceil(len(samples) * 0.95) - 1)]
+    p95 = percentile(samples, 0.95)
     print(f"| {name:<44} | {statistics.median(samples) * 1000:8.3f} | {p95 * 1000:8.3f} | {len(samples):5d} |")
 
 
