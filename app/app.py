@@ -8,6 +8,7 @@ from .api import api_routes
 from .directory import record_sign_in
 from .organization_state import OrganizationState
 from .profile_state import ProfileState
+from .static_cache import cache_hashed_assets
 from .pages.admin import admin
 from .pages.callback import callback
 from .pages.home import home
@@ -19,7 +20,7 @@ except auth.ConfigurationError as err:
     # One line naming the setting, not a traceback: this is the user's to fix.
     raise SystemExit(f"Configuration error: {err}") from None
 
-app = rx.App(api_transformer=api_routes())
+app = rx.App(api_transformer=[api_routes(), cache_hashed_assets])
 # Secure by default: every page added below needs sign-in, but / and /callback.
 auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
 app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
