@@ -1,4 +1,5 @@
-"""Memory per signed-in session: the session store's bytes and a tab's Reflex state.
+"""Memory per signed-in session: the session store's bytes (SQLite on disk, and
+Redis in memory) and a tab's Reflex state.
 
     .venv/bin/python bench/memory.py [--sessions 1000 10000]
 """
@@ -19,11 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex states be made directly
 
+from app.auth.storage.redis import RedisStorage  # noqa: E402
 from app.auth.storage.sqlite import SqliteStorage  # noqa: E402
 from app.auth.provider import TokenSet  # noqa: E402
 from app.auth.sealing import Sealer  # noqa: E402
 from app.auth.sessions import SessionStore  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state  # noqa: E402
 
 
@@ -54,6 +57,26 @@ async def store_bytes(count: int) -> tuple[float, float]:
     return (after - before) / count, elapsed / count
 
 
+async def redis_bytes(count: int) -> tuple[float, float]:
+    """Redis's own used_memory per session (records and indexes), and the write time."""
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="bench-memory-redis-")))
+    storage = RedisStorage(server.url)
+    try:
+        store = SessionStore(storage, Sealer("s" * 32))
+        op = FakeProvider()
+        made = [tokens(op, n) for n in range(count)]
+        before = (await storage.redis.info("memory"))["used_memory"]
+        t = time.perf_counter()
+        for token_set in made:
+            await store.create(token_set, user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0")
+        elapsed = time.perf_counter() - t
+        after = (await storage.redis.info("memory"))["used_memory"]
+        return (after - before) / count, elapsed / count
+    finally:
+        await storage.close()
+        server.stop()
+
+
 def state_bytes(count: int) -> tuple[float, float]:
     op = FakeProvider()
     tracemalloc.start()
@@ -74,12 +97,13 @@ def state_bytes(count: int) -> tuple[float, float]:
 
 
 async def main(counts: list[int]) -> None:
-    print("| sessions | store bytes/session | store write ms/session | tab state bytes (heap) | tab state bytes (pickled) |")
-    print("|---------:|--------------------:|-----------------------:|-----------------------:|--------------------------:|")
+    print("| sessions | SQLite bytes/session | SQLite write ms | Redis bytes/session | Redis write ms | tab state bytes (heap) | tab state bytes (pickled) |")
+    print("|---------:|---------------------:|----------------:|--------------------:|---------------:|-----------------------:|--------------------------:|")
     for count in counts:
         per_session, write = await store_bytes(count)
+        in_redis, redis_write = await redis_bytes(count)
         heap, pickled = state_bytes(min(count, 2000))
-        print(f"| {count} | {per_session:.0f} | {write * 1000:.3f} | {heap:.0f} | {pickled:.0f} |")
+        print(f"| {count} | {per_session:.0f} | {write * 1000:.3f} | {in_redis:.0f} | {redis_write * 1000:.3f} | {heap:.0f} | {pickled:.0f} |")
 
 
 if __name__ == "__main__":

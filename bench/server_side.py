@@ -34,6 +34,7 @@ from app.auth.config import AuthConfig  # noqa: E402
 from app.auth.routes import auth_routes  # noqa: E402
 from devprovider.launcher import start  # noqa: E402
 from tests.support.provider_browser import ProviderBrowser  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state, navigation, run  # noqa: E402
 from harness import percentile  # noqa: E402  (bench/ is the script's own folder)
 
@@ -62,8 +63,13 @@ def report(name: str, samples: list[float]) -> None:
     print(f"| {name:<44} | {statistics.median(samples) * 1000:8.3f} | {p95 * 1000:8.3f} | {len(samples):5d} |")
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, store: str) -> None:
     state = Path(tempfile.mkdtemp(prefix="bench-"))
+    redis = None
+    if store == "redis":
+        (state / "redis").mkdir()
+        redis = RedisServer(state / "redis")
+    print(f"sessions in {store}")
     provider = start(state / "provider", port=0, owner_pid=os.getpid())
     secret = secrets.token_urlsafe(32)
     provider.put_client("bench", secret, base_url=BASE, refresh_token_ttl=3600)
@@ -72,6 +78,7 @@ async def main(runs: int) -> None:
         "LOGTO_ENDPOINT": provider.origin, "LOGTO_APP_ID": "bench", "LOGTO_APP_SECRET": secret,
         "LOGTO_BASE_URL": BASE, "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
         "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"),
+        **({"LOGTO_SESSION_DB_URL": redis.url} if redis else {}),
     })
     runtime.configure(config, backend_url=BASE, transport=clock)
     flow = runtime.get_flow()
@@ -131,9 +138,14 @@ async def main(runs: int) -> None:
     await runtime.shutdown()
     people.close()
     provider.stop()
+    if redis:
+        redis.stop()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite",
+                        help="where sessions live (redis: Debian's redis-server, started here)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.runs, arguments.store))
