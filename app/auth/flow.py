@@ -157,20 +157,26 @@ class SignInFlow:
 
         A session the browser held before is ended: its cookie is about to be replaced.
         """
-        async with self.storage.atomic():
-            handoff = await self.handoffs.take("sign_in", handoff_id, binding)
-            if handoff is None:
-                return None
-            replaced = await self.sessions.delete(previous_session_id, "replaced")
-            session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
+        handoff = None
+        try:
+            async with self.storage.atomic():
+                handoff = await self.handoffs.take("sign_in", handoff_id, binding)
+                if handoff is None:
+                    return None
+                session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
+                replaced = await self.sessions.delete(previous_session_id, "replaced")
+        except Exception:
+            # Redis takes each step on its own: a sign-in that can't be kept must not
+            # leave its grant alive (nor, on SQLite, one that rolled back).
+            if handoff is not None and (refresh_token := handoff["tokens"].get("refresh_token")):
+                await self.client.revoke(refresh_token)
+            raise
         log.debug("session created")
         tokens = TokenSet.from_dict(handoff["tokens"])
         await self.hooks.signed_in(tokens.claims, tokens)
         if replaced and replaced.refresh_token:
             await self.client.revoke(replaced.refresh_token)
         return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
-
-    # -- session -------------------------------------------------------------
 
     # -- sign-out ------------------------------------------------------------
 

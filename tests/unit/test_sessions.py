@@ -168,3 +168,11 @@ async def test_a_users_sessions_are_listed_most_recently_used_first(storage):
     assert [s.key for s in await store.list_for("user-1", now=NOW + 150)] == [digest(first)]  # the other is idle
     await store.delete(first)
     assert await store.list_for("user-1", now=NOW + 150) == []
+
+
+async def test_why_a_session_ended_is_kept_for_an_hour(sessions):
+    session_id = await sessions.create(TOKENS, now=NOW)
+    key = digest(session_id)
+    await sessions.end(key, "signed_out", now=NOW)
+    assert await sessions.ended_reason(key, now=NOW + 3599) == "signed_out"
+    assert await sessions.ended_reason(key, now=NOW + 3601) is None

@@ -3,13 +3,15 @@
 Each step that reads and then writes is one Lua script, so it is atomic
 across workers the way one SQLite statement is. Every record carries its
 own `expires_at`, checked against the caller's clock as SQLite does; Redis
-expiry only clears records away later (`GC_AFTER`). Scripts reach keys
+expiry only clears records away (a session an hour later, `GC_AFTER`, so an
+ended one can still say why). Needs Redis 7 or later. Scripts reach keys
 they derive themselves, so this needs one Redis (with replicas, if wanted),
 not Redis Cluster. Keys start with `logto:`, apart from Reflex's own.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
@@ -17,10 +19,11 @@ import redis.asyncio as redis
 
 from . import SessionRow, no_transaction
 
+log = logging.getLogger("app.auth")
+
 PREFIX = "logto:"
-GC_AFTER = 60 * 60  # seconds a record is kept past its expiry: an ended session can still say why
+GC_AFTER = 60 * 60  # seconds a session's record is kept past its expiry: an ended session can still say why
 PURGE_INTERVAL = 60  # seconds
-PURGE_BATCH = 500
 SOCKET_TIMEOUT = 5  # seconds: a Redis that stops answering fails the request, it doesn't hang it
 
 FIELDS = ("handle", "sub", "sid", "claims", "refresh_at", "user_agent", "acting_party", "created_at", "last_used_at", "expires_at")
@@ -34,7 +37,7 @@ local function end_session(prefix, key, reason, reason_ttl)
   redis.call('DEL', s)
   redis.call('SREM', prefix .. 'sub:' .. f[1], key)
   if f[2] then redis.call('SREM', prefix .. 'sid:' .. f[2], key) end
-  redis.call('SET', prefix .. 'ended:' .. key, reason, 'EX', reason_ttl)
+  redis.call('SET', prefix .. 'ended:' .. key, reason, 'EX', reason_ttl)  -- reason: "<until> <why>"
   return f[3]
 end
 """
@@ -55,6 +58,13 @@ local f = redis.call('HMGET', t, 'binding', 'payload', 'expires_at')
 redis.call('DEL', t)
 if not f[2] then return false end
 return {id, f[1], f[2], f[3]}
+"""
+
+TAKE_HANDOFF = """
+local f = redis.call('HMGET', KEYS[1], 'kind', 'binding', 'payload', 'expires_at')
+redis.call('DEL', KEYS[1])
+if not f[3] then return false end
+return f
 """
 
 TOUCH_SESSION = """
@@ -106,27 +116,24 @@ else
 end
 local ended = 0
 for _, key in ipairs(keys) do
-  if end_session(prefix, key, 'provider_logout', ARGV[5]) then ended = ended + 1 end
+  if end_session(prefix, key, ARGV[6], ARGV[5]) then
+    ended = ended + 1
+  else  -- cleared away by expiry: drop it from the indexes too
+    if ARGV[3] ~= '' then redis.call('SREM', prefix .. 'sub:' .. ARGV[3], key) end
+    if ARGV[4] ~= '' then redis.call('SREM', prefix .. 'sid:' .. ARGV[4], key) end
+  end
 end
 return ended
 """
 
-# Sessions past their deadline whose record Redis has already cleared away.
-PURGE = """
-local gone = 0
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do
-  if redis.call('EXISTS', ARGV[3] .. 'session:' .. key) == 0 then
-    redis.call('ZREM', KEYS[1], key)
-    gone = gone + 1
-  end
-end
-return gone
-"""
+def _ttl(expires_at: float, now: float, keep: int = 0) -> int:
+    """Whole seconds until Redis may clear a record that expires at `expires_at` (plus `keep`)."""
+    return max(1, math.ceil(expires_at - now)) + keep
 
 
-def _ttl(expires_at: float, now: float) -> int:
-    """Whole seconds until Redis may clear a record that expires at `expires_at`."""
-    return max(1, math.ceil(expires_at - now)) + GC_AFTER
+def _reason(reason: str, until: float) -> str:
+    """An ended session's reason, with when to forget it (checked against the caller's clock)."""
+    return f"{until!r} {reason}"
 
 
 def _number(value: bytes | None) -> float | None:
@@ -145,6 +152,7 @@ class RedisStorage:
         script = self.redis.register_script
         self._claim_transaction = script(CLAIM_TRANSACTION)
         self._take_transaction = script(TAKE_TRANSACTION)
+        self._take_handoff = script(TAKE_HANDOFF)
         self._touch_session = script(TOUCH_SESSION)
         self._end_session = script(END_SESSION)
         self._take_lease = script(TAKE_LEASE)
@@ -152,7 +160,6 @@ class RedisStorage:
         self._release_lease = script(RELEASE_LEASE)
         self._save_refreshed = script(SAVE_REFRESHED)
         self._spend_logout_token = script(SPEND_LOGOUT_TOKEN)
-        self._purge = script(PURGE)
         self._purged_at = float("-inf")
 
     def atomic(self):
@@ -164,7 +171,7 @@ class RedisStorage:
     # -- sign-in transactions ----------------------------------------------
 
     async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
-        ttl = _ttl(expires_at, now)
+        ttl = _ttl(expires_at, now, keep=60)  # a callback that comes a little late is told it expired
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(f"{PREFIX}txn:{txn_id}", mapping={"state_hash": state_hash, "payload": payload, "expires_at": repr(expires_at)})
             pipe.expire(f"{PREFIX}txn:{txn_id}", ttl)
@@ -191,13 +198,10 @@ class RedisStorage:
             await pipe.execute()
 
     async def take_handoff(self, handoff_id: str) -> tuple[str, str, bytes, float] | None:
-        key = f"{PREFIX}handoff:{handoff_id}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(key, ["kind", "binding", "payload", "expires_at"])
-            pipe.delete(key)
-            (kind, binding, payload, expires_at), _ = await pipe.execute()
-        if payload is None:
+        found = await self._take_handoff(keys=[f"{PREFIX}handoff:{handoff_id}"])
+        if not found:
             return None
+        kind, binding, payload, expires_at = found
         return kind.decode(), binding.decode(), payload, float(expires_at)
 
     # -- sessions ------------------------------------------------------------
@@ -208,7 +212,7 @@ class RedisStorage:
         for field, value in zip(FIELDS, values):
             if value is not None:  # an absent field reads back as None
                 record[field] = repr(value) if isinstance(value, float) else value
-        ttl = _ttl(row[-1], now)
+        ttl = _ttl(row[-1], now, keep=GC_AFTER)
         sub, sid = row[2], row[3]
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(f"{PREFIX}session:{key}", mapping=record)
@@ -219,13 +223,20 @@ class RedisStorage:
                 pipe.expire(index, ttl, nx=True)  # a new index: as long as its session
                 pipe.expire(index, ttl, gt=True)  # an existing one: as long as its longest
             await pipe.execute()
-        await self._purge_gone(now)
+        await self._purge(now)
 
-    async def _purge_gone(self, now: float) -> None:
-        """Drop what Redis's expiry left behind in the sessions index; at most once a minute per process."""
-        if now - self._purged_at >= PURGE_INTERVAL:
-            self._purged_at = now
-            await self._purge(keys=[f"{PREFIX}sessions"], args=[repr(now), PURGE_BATCH, PREFIX])
+    async def _purge(self, now: float) -> None:
+        """Drop sessions past their deadline from the live index; at most once a minute per process.
+
+        Nothing else reads it: such a session is ended by its next lookup, or cleared away by expiry.
+        """
+        if now - self._purged_at < PURGE_INTERVAL:
+            return
+        self._purged_at = now
+        try:
+            await self.redis.zremrangebyscore(f"{PREFIX}sessions", "-inf", repr(now))
+        except redis.RedisError as err:  # housekeeping: the sign-in that ran it has succeeded
+            log.warning("could not purge the sessions index: %s", err)
 
     async def get_session(self, key: str) -> tuple[SessionRow, bytes] | None:
         values = await self.redis.hmget(f"{PREFIX}session:{key}", [*FIELDS, "tokens"])
@@ -240,11 +251,16 @@ class RedisStorage:
         return await self.redis.hget(f"{PREFIX}session:{key}", "tokens")
 
     async def end_session(self, key: str, reason: str, reason_until: float, *, now: float) -> bytes | None:
-        tokens = await self._end_session(args=[PREFIX, key, reason, max(1, math.ceil(reason_until - now))])
+        reason_ttl = _ttl(reason_until, now)
+        tokens = await self._end_session(args=[PREFIX, key, _reason(reason, reason_until), reason_ttl])
         return tokens or None
 
     async def ended_reason(self, key: str, now: float) -> str | None:
-        return _text(await self.redis.get(f"{PREFIX}ended:{key}"))
+        found = await self.redis.get(f"{PREFIX}ended:{key}")
+        if found is None:
+            return None
+        until, reason = found.decode().split(" ", 1)
+        return reason if float(until) > now else None
 
     async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRow]:
         index = f"{PREFIX}sub:{sub}"
@@ -269,7 +285,8 @@ class RedisStorage:
             return await pipe.execute()
 
     async def count_live(self, now: float, idle_since: float) -> int:
-        # Scored by deadline, the earlier of both lifetimes: live means a deadline still ahead.
+        # Scored by deadline, the earlier of both lifetimes, as of the session's last use:
+        # live means a deadline still ahead (with the idle timeout the session was last used under).
         return await self.redis.zcount(f"{PREFIX}sessions", f"({now!r}", "+inf")
 
     async def session_keys(self, sub: str | None, sid: str | None) -> list[str]:
@@ -302,7 +319,8 @@ class RedisStorage:
     async def spend_logout_token(
         self, jti: str, expires_at: float, sub: str | None, sid: str | None, reason_until: float, *, now: float
     ) -> int | None:
-        args = [PREFIX, max(1, math.ceil(expires_at - now)), sub or "", sid or "", max(1, math.ceil(reason_until - now))]
+        args = [PREFIX, _ttl(expires_at, now), sub or "", sid or "", _ttl(reason_until, now),
+                _reason("provider_logout", reason_until)]
         ended = await self._spend_logout_token(keys=[f"{PREFIX}jti:{jti}"], args=args)
         return None if ended < 0 else ended
 

@@ -1,0 +1,37 @@
+"""A store that fails part-way through finishing a sign-in (Redis out of memory:
+reads and deletes still work, writes are refused). The browser is told, no
+session is left, and the grant the provider just issued does not outlive it."""
+
+import pytest
+
+from app.auth.config import Secret
+from tests.support.fake_provider import FakeProvider, form
+from tests.support.relying_party import RelyingParty
+
+
+@pytest.fixture
+async def rp(redis_server, tmp_path):
+    redis_server.flush()
+    party = RelyingParty(FakeProvider(), str(tmp_path / "unused.sqlite3"), session_db_url=Secret(redis_server.url))
+    yield party
+    redis_server.client.config_set("maxmemory", 0)
+    await party.close()
+
+
+async def test_a_store_refusing_writes_mid_sign_in_leaves_no_session_and_no_live_grant(rp, redis_server):
+    params = await rp.begin()
+    page, session_route = await rp.callback(await rp.code_response(params))
+    assert page.error_code == "" and session_route
+    redis_server.client.config_set("maxmemory", 1)  # every write from now on: OOM
+
+    response = await rp.browser.get(session_route)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == rp.flow.callback_error_url("default")
+    assert "logto_session" not in rp.cookie_header()
+    revoked = [form(r)["token"] for r in rp.op.requests if r.url.path.endswith("/revocation")]
+    assert revoked == ["rt-456"]  # the refresh token of the sign-in that could not be kept
+    redis_server.client.config_set("maxmemory", 0)
+    assert await rp.flow.sessions.count_live() == 0
+    again = await rp.browser.get(session_route)  # the handoff was used up: no second try
+    assert again.status_code == 303 and "logto_session" not in rp.cookie_header()
