@@ -67,5 +67,11 @@ class RefreshRejected(SignInError):
     code = "session_revoked"
 
 
+class StoreUnavailable(SignInError):
+    """The session store (Redis, or the SQLite file) could not be reached or refused the request."""
+
+    code = "store_unavailable"
+
+
 class InvalidLogoutToken(Exception):
     """A back-channel logout token failed validation; the route answers 400."""

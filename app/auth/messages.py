@@ -17,6 +17,7 @@ MESSAGES: dict[str, str] = {
         "Allow cookies for this site and try again."
     ),
     "sign_out_failed": "Signing out did not finish. Please try again.",
+    "store_unavailable": "Signing in is unavailable for a moment: the app can't reach its session store. Please try again shortly.",
     "default": "Something went wrong while signing you in.",
 }
 

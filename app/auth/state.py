@@ -146,6 +146,11 @@ class AuthState(rx.State):
         """on_load: find the session from the cookie, never from this tab's state."""
         try:
             session = await self._session()
+        except SignInError as err:  # the session store is not answering
+            log.warning("session lookup failed: %s", err)
+            session = None
+            self._show_signed_out()
+            self.error_code = err.code
         except Exception:
             log.exception("session lookup failed")
             session = None

@@ -6,6 +6,8 @@ import pytest
 
 from app.auth.config import Secret
 from tests.support.fake_provider import FakeProvider, form
+from tests.support.app_server import free_port
+from tests.support.reflex_state import auth_state, run
 from tests.support.relying_party import RelyingParty
 
 
@@ -35,3 +37,23 @@ async def test_a_store_refusing_writes_mid_sign_in_leaves_no_session_and_no_live
     assert await rp.flow.sessions.count_live() == 0
     again = await rp.browser.get(session_route)  # the handoff was used up: no second try
     assert again.status_code == 303 and "logto_session" not in rp.cookie_header()
+
+
+@pytest.fixture
+async def no_store(tmp_path):
+    """The app configured with a Redis that is not there (nothing listens on the port)."""
+    party = RelyingParty(FakeProvider(), str(tmp_path / "unused.sqlite3"),
+                         session_db_url=Secret(f"redis://127.0.0.1:{free_port()}/0"))
+    yield party
+    await party.close()
+
+
+async def test_an_unreachable_store_is_named_on_the_page(no_store):
+    home = auth_state("/", cookie=f"{no_store.flow.cookies.session_name}=" + "A" * 43)
+    await run(home.load_session)
+    assert home.loaded and not home.signed_in
+    assert home.error_code == "store_unavailable"
+    assert "session store" in home.error_message
+
+    await run(home.sign_in)
+    assert home.error_code == "store_unavailable" and home.pending == ""

@@ -11,7 +11,9 @@ hashed, tokens and transaction secrets sealed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 from collections.abc import AsyncIterator
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -84,6 +86,29 @@ def open_storage(url: str | None, sqlite_path: str) -> Storage:
     from .sqlite import SqliteStorage
 
     return SqliteStorage(sqlite_path)
+
+
+def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...], name: str):
+    """Class decorator: the storage's methods raise StoreUnavailable, naming the cause, on `errors`."""
+    from ..errors import StoreUnavailable
+
+    def wrap(method):
+        @functools.wraps(method)
+        async def guarded(*args, **kwargs):
+            try:
+                return await method(*args, **kwargs)
+            except errors as err:
+                raise StoreUnavailable(f"the session store ({name}) failed: {type(err).__name__}: {err}") from err
+
+        return guarded
+
+    def decorate(cls):
+        for attribute, method in list(vars(cls).items()):
+            if not attribute.startswith("_") and attribute != "close" and inspect.iscoroutinefunction(method):
+                setattr(cls, attribute, wrap(method))
+        return cls
+
+    return decorate
 
 
 @contextlib.asynccontextmanager

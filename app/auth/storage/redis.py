@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as redis
 
-from . import SessionRow, no_transaction
+from . import SessionRow, no_transaction, unavailable_on
 
 log = logging.getLogger("app.auth")
 
@@ -144,6 +144,7 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
 
 
+@unavailable_on(redis.RedisError, "Redis")
 class RedisStorage:
     def __init__(self, url: str):
         self.redis = redis.Redis.from_url(

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from . import SessionRow
+from . import SessionRow, unavailable_on
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
@@ -71,6 +71,7 @@ TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_toke
 COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
 
 
+@unavailable_on(sqlite3.Error, "SQLite")
 class SqliteStorage:
     def __init__(self, path: str):
         if path != ":memory:":
