@@ -126,6 +126,7 @@ end
 return ended
 """
 
+
 def _ttl(expires_at: float, now: float, keep: int = 0) -> int:
     """Whole seconds until Redis may clear a record that expires at `expires_at` (plus `keep`)."""
     return max(1, math.ceil(expires_at - now)) + keep
