@@ -91,10 +91,20 @@ class AppServer:
                 pids.append(int(stat.parent.name))
         return pids
 
-    def kill(self) -> None:
-        """End the app and its workers at once, as a crash would: no shutdown, nothing saved."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+    def kill_worker(self) -> None:
+        """SIGKILL one backend worker, as a crash would. Reflex runs Granian without
+        respawning workers, so the app then shuts down; this returns once it has."""
+        worker = next(pid for pid in self.processes() if pid != self.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the app kept running with a worker gone") from None
+        finally:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # anything of it still left
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> None:
         if self.process.poll() is None:
