@@ -204,7 +204,8 @@ class AuthState(rx.State):
             if renewed is None:
                 return  # still under way: the next tick looks again
             if not renewed:
-                self.provider_unreachable = False  # nothing due: the tokens are good
+                if self.provider_unreachable:  # (assigning marks it changed: a delta to send)
+                    self.provider_unreachable = False  # nothing due: the tokens are good
                 if claim_rows(session.claims) != self.claims:
                     self._show(session)  # refreshed meanwhile (another tab or tick): new claims
                 return
