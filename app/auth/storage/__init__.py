@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ..errors import StoreUnavailable
+
 SessionRow = tuple
 """A session as stored: key, handle, sub, sid, claims (JSON), refresh_at, user_agent,
 acting_party, created_at, last_used_at, expires_at."""
@@ -90,7 +92,6 @@ def open_storage(url: str | None, sqlite_path: str) -> Storage:
 
 def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...], name: str):
     """Class decorator: the storage's methods raise StoreUnavailable, naming the cause, on `errors`."""
-    from ..errors import StoreUnavailable
 
     def wrap(method):
         @functools.wraps(method)
