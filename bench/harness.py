@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from devprovider.launcher import DevProvider, start  # noqa: E402
 from tests.support.app_server import AppServer, free_port  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -50,3 +51,27 @@ def app_with_provider(client_id: str, extra_env: dict[str, str] | None = None) -
     finally:
         app.stop()
         provider.stop()
+
+
+@contextlib.contextmanager
+def app_with_users(client_id: str, users: int, workers: int = 1) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """(the app's base URL, `users` accounts at its provider as (username, password)).
+
+    One worker keeps the sessions in SQLite; with more, Reflex's state and the
+    sessions go to a Redis (Debian's redis-server) started here. Account n is
+    `user<n>`, "User <n>", with the email `load-user<n>@example.com`.
+    """
+    redis = RedisServer(Path(tempfile.mkdtemp(prefix="bench-redis-"))) if workers > 1 else None
+    extra = {"REFLEX_REDIS_URL": redis.url, "GRANIAN_WORKERS": str(workers)} if redis else {}
+    try:
+        with app_with_provider(client_id, extra) as (provider, base):
+            accounts = []
+            for n in range(users):
+                username, password = f"user{n:04d}", secrets.token_urlsafe(10)
+                provider.put_user(username, password, name=f"User {n:04d}", email=f"load-{username}@example.com")
+                accounts.append((username, password))
+            print(f"app: {workers} worker(s), sessions in {'Redis' if redis else 'SQLite'}")
+            yield base, accounts
+    finally:
+        if redis:
+            redis.stop()

@@ -15,14 +15,12 @@ import argparse
 import asyncio
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
 from event_client import Tab, UserAgent
-from harness import app_with_provider
+from harness import app_with_users
 
-from tests.support.redis_server import RedisServer
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -98,20 +96,8 @@ async def run(base: str, accounts: list[tuple[str, str]], seconds: float) -> Non
 
 
 def main(tabs: int, seconds: float, workers: int) -> None:
-    redis = RedisServer(Path(tempfile.mkdtemp(prefix="bench-redis-"))) if workers > 1 else None
-    extra = {"REFLEX_REDIS_URL": redis.url, "GRANIAN_WORKERS": str(workers)} if redis else {}
-    try:
-        with app_with_provider("heartbeat", extra) as (provider, base):
-            accounts = []
-            for n in range(tabs):
-                username, password = f"beat{n:04d}", secrets.token_urlsafe(10)
-                provider.put_user(username, password, name=f"Beat {n:04d}", email=f"beat{n:04d}@example.com")
-                accounts.append((username, password))
-            print(f"app: {workers} worker(s), sessions in {'Redis' if redis else 'SQLite'}")
-            asyncio.run(run(base, accounts, seconds))
-    finally:
-        if redis:
-            redis.stop()
+    with app_with_users("heartbeat", tabs, workers) as (base, accounts):
+        asyncio.run(run(base, accounts, seconds))
 
 
 if __name__ == "__main__":

@@ -17,16 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import secrets
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from event_client import Tab, UserAgent
-from harness import app_with_provider, percentile
+from harness import app_with_users, percentile
 
-from tests.support.redis_server import RedisServer
 
 EMAIL = re.compile(r"load-user\d{4}@example\.com")
 
@@ -121,20 +117,8 @@ async def run(base: str, accounts: list[tuple[str, str]], concurrency: int) -> N
 
 
 def main(users: int, concurrency: int, workers: int) -> None:
-    redis = RedisServer(Path(tempfile.mkdtemp(prefix="bench-redis-"))) if workers > 1 else None
-    extra = {"REFLEX_REDIS_URL": redis.url, "GRANIAN_WORKERS": str(workers)} if redis else {}
-    try:
-        with app_with_provider("socket-load", extra) as (provider, base):
-            accounts = []
-            for n in range(users):
-                username, password = f"user{n:04d}", secrets.token_urlsafe(10)
-                provider.put_user(username, password, name=f"User {n:04d}", email=f"load-{username}@example.com")
-                accounts.append((username, password))
-            print(f"app: {workers} worker(s), sessions in {'Redis' if redis else 'SQLite'}")
-            asyncio.run(run(base, accounts, concurrency))
-    finally:
-        if redis:
-            redis.stop()
+    with app_with_users("socket-load", users, workers) as (base, accounts):
+        asyncio.run(run(base, accounts, concurrency))
 
 
 if __name__ == "__main__":
