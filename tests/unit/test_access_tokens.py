@@ -10,15 +10,11 @@ from joserfc.jwk import ECKey, KeySet
 from app.api import api_routes
 from app.auth import runtime
 from app.auth.access_tokens import InsufficientScope, InvalidAccessToken, check_access_token
-from tests.support.fake_provider import APP_URL, FakeProvider, app_config
+from tests.support.fake_provider import APP_URL, app_config
 
 API = f"{APP_URL}/api"
 NOW = int(time.time())
 
-
-@pytest.fixture
-def op():
-    return FakeProvider()
 
 
 def access_token(op, *, key=None, **overrides):

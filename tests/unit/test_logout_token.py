@@ -6,14 +6,9 @@ from joserfc.jwk import ECKey, KeySet
 
 from app.auth.errors import InvalidLogoutToken
 from app.auth.logout_token import BACKCHANNEL_LOGOUT_EVENT, validate_logout_token
-from tests.support.fake_provider import FakeProvider
 
 NOW = int(time.time())
 
-
-@pytest.fixture
-def op():
-    return FakeProvider()
 
 
 def logout_token(op, *, key=None, typ="logout+jwt", **overrides):
