@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 
+import reflex_logto
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from .auth.access_tokens import InsufficientScope, InvalidAccessToken, verify_access_token
-from .auth.runtime import get_config
 
 API_PATH = "/api/demo"
 API_SCOPE = "read:demo"
@@ -18,7 +16,7 @@ API_SCOPE = "read:demo"
 
 def api_resource() -> str:
     """The API's resource indicator: the app's own URL plus /api."""
-    return f"{get_config().base_url}/api"
+    return f"{reflex_logto.get_config().base_url}/api"
 
 
 async def demo(request: Request) -> JSONResponse:
@@ -26,10 +24,10 @@ async def demo(request: Request) -> JSONResponse:
     if scheme.lower() != "bearer" or not token:
         return _refuse(401, "invalid_request", "a Bearer access token is required")
     try:
-        claims = await verify_access_token(token, resource=api_resource(), required_scopes=[API_SCOPE])
-    except InsufficientScope as err:
+        claims = await reflex_logto.verify_access_token(token, resource=api_resource(), required_scopes=[API_SCOPE])
+    except reflex_logto.InsufficientScope as err:
         return _refuse(403, "insufficient_scope", str(err), scope=" ".join(err.missing))
-    except InvalidAccessToken:
+    except reflex_logto.InvalidAccessToken:
         return _refuse(401, "invalid_token", "the access token is not valid for this API")
     return JSONResponse(
         {"message": f"Hello, {claims['sub']}", "scopes": sorted(str(claims.get("scope", "")).split()),

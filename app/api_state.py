@@ -1,49 +1,57 @@
 """The profile page's API demo: call the app's own API with the user's access token for it."""
 
 import json
+import os
 
 import httpx
-
 import reflex as rx
+import reflex_logto
 
-from .api import API_PATH, api_resource
-from .auth import AuthState, get_access_token, requires_session
-from .auth.errors import ProviderUnavailable
-from .auth.lifecycle import SessionEnded
-from .auth.runtime import get_flow
+from .api import API_PATH, API_SCOPE, api_resource
+
+_http: tuple[int, httpx.AsyncClient] | None = None
 
 
-class ApiDemoState(AuthState):
+def http_client() -> httpx.AsyncClient:
+    """This process's client for calling the API (made after any fork, pooled)."""
+    global _http
+    if _http is None or _http[0] != os.getpid():
+        _http = (os.getpid(), httpx.AsyncClient(timeout=10.0, follow_redirects=False))
+    return _http[1]
+
+
+class ApiDemoState(reflex_logto.AuthState):
     api_result: str = ""
     """What the API answered, or why it refused."""
 
     @rx.event
-    @requires_session
-    async def call_api(self):
+    @reflex_logto.requires_session
+    async def call_api(self, session: reflex_logto.UserSession):
         """Get an access token for the API resource (cached, refreshed when due) and call it."""
-        flow = get_flow()
         try:
-            token = await get_access_token(self, api_resource())
+            token = await session.access_token(api_resource())
         except ValueError:
-            self.api_result = f"The API demo needs LOGTO_RESOURCES to list {api_resource()} (and read:demo in LOGTO_SCOPES)."
+            self.api_result = f"The API demo needs LOGTO_RESOURCES to list {api_resource()} (and {API_SCOPE} in LOGTO_SCOPES)."
             return
-        except SessionEnded as ended:
-            self._show_signed_out(ended.reason)
+        except reflex_logto.SessionEnded:
+            self.api_result = "Your session has ended."
             return
-        except ProviderUnavailable:
+        except reflex_logto.ProviderUnavailable:
             self.api_result = "The sign-in service can't be reached to get a token for the API."
             return
-        # The backend calls itself through the provider client's pooled connection.
+        except reflex_logto.SignInError:
+            self.api_result = "The sign-in service did not give a token for the API."
+            return
         try:
-            response = await flow.client._http.request(
-                "GET", f"{flow.backend_url}{API_PATH}", withhold_token=True, headers={"Authorization": f"Bearer {token}"}
+            response = await http_client().get(
+                f"{rx.config.get_config().api_url.rstrip('/')}{API_PATH}", headers={"Authorization": f"Bearer {token}"}
             )
             body = response.json()
         except (httpx.HTTPError, ValueError):
             self.api_result = "The API did not answer."
             return
         if response.status_code == 403:
-            self.api_result = "The API refused: your account doesn't have the read:demo permission."
+            self.api_result = f"The API refused: your account doesn't have the {API_SCOPE} permission."
         elif response.status_code != 200:
             self.api_result = f"The API refused the token ({body.get('error', response.status_code)})."
         else:

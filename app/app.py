@@ -1,37 +1,48 @@
-"""The Reflex app: a home page with the signed-in user's claims, and the sign-in callback."""
+"""The demo app: the signed-in user's claims on /, a profile, an admin page, and its own API."""
+
+from pathlib import Path
 
 import reflex as rx
+import reflex_logto
 
-from . import auth
 from .admin_state import AdminState
-from .api import api_routes
+from .api import API_SCOPE, api_routes
 from .directory import record_sign_in
 from .organization_state import OrganizationState
-from .profile_state import ProfileState
-from .static_cache import cache_hashed_assets
 from .pages.admin import admin
 from .pages.callback import callback
 from .pages.home import home
 from .pages.profile import profile
+from .profile_state import ProfileState
+from .static_cache import cache_hashed_assets
 
-try:
-    auth_config = auth.load_config()
-except auth.ConfigurationError as err:
-    # One line naming the setting, not a traceback: this is the user's to fix.
-    raise SystemExit(f"Configuration error: {err}") from None
+# What the demo asks of the bundled development provider, when no provider is configured:
+# roles for /admin, its API's scope, and Logto's organizations with their permissions.
+DEVELOPMENT = reflex_logto.DevelopmentProvider(
+    scopes=(
+        "openid", "offline_access", "profile", "email", "roles", "custom_data", "identities", API_SCOPE,
+        "urn:logto:scope:organizations", "urn:logto:scope:organization_roles", "read:members", "invite:member",
+    ),
+    api_resources={"/api": [API_SCOPE]},
+    users_file=Path(__file__).with_name("dev_users.json"),
+)
 
 app = rx.App(api_transformer=[api_routes(), cache_hashed_assets])
 # Secure by default: every page added below needs sign-in, but / and /callback.
-auth.setup(app, auth_config, protect_all_pages=True, on_sign_in=record_sign_in)
-app.add_page(home, route="/", title="Hello Logto", on_load=[auth.AuthState.load_session, auth.AccountState.load_sessions])
-app.add_page(callback, route="/callback", title="Signing in", on_load=auth.AuthState.finish_sign_in)
+reflex_logto.setup(
+    app, protect_all_pages=True, on_sign_in=record_sign_in, callback_page=callback, development=DEVELOPMENT
+)
+app.add_page(
+    home, route="/", title="Hello Logto",
+    on_load=[reflex_logto.AuthState.load_session, reflex_logto.AccountState.load_sessions],
+)
 app.add_page(
     profile,
     route="/profile",
     title="Your profile",
     on_load=[
-        auth.AccountState.load_sessions,
-        auth.AccountState.check_with_provider,  # user info, as the provider has it now
+        reflex_logto.AccountState.load_sessions,
+        reflex_logto.AccountState.check_with_provider,  # user info, as the provider has it now
         ProfileState.load_profile,
         OrganizationState.load_organizations,
     ],

@@ -1,8 +1,8 @@
-"""Small building blocks shared by the pages."""
+"""The demo's page frame; the sign-in pieces come from reflex_logto."""
 
 import reflex as rx
-
-from .auth import AuthState
+import reflex_logto
+from reflex_logto import AuthState
 
 
 def impersonation_banner() -> rx.Component:
@@ -16,15 +16,10 @@ def impersonation_banner() -> rx.Component:
     )
 
 
-def heartbeat() -> rx.Component:
-    """Ticks every second while signed in: a sign-out elsewhere shows here within two."""
-    return rx.cond(AuthState.signed_in, rx.moment(interval=1000, format="X", on_change=AuthState.heartbeat, display="none"))
-
-
 def page_frame(*children: rx.Component) -> rx.Component:
     return rx.center(
         rx.vstack(
-            heartbeat(),
+            reflex_logto.session_heartbeat(),
             rx.cond(AuthState.acting_party != "", impersonation_banner()),
             rx.hstack(
                 rx.heading("Hello Logto", size="7"),
@@ -43,38 +38,5 @@ def page_frame(*children: rx.Component) -> rx.Component:
     )
 
 
-def sign_in_button(label: str = "Sign in") -> rx.Component:
-    return rx.button(
-        label,
-        on_click=AuthState.sign_in,
-        loading=AuthState.pending == "sign_in",
-        size="3",
-    )
-
-
-def sign_out_button() -> rx.Component:
-    return rx.button(
-        "Sign out",
-        on_click=AuthState.sign_out,
-        loading=AuthState.pending == "sign_out",
-        variant="outline",
-        size="3",
-    )
-
-
 def loading(text: str) -> rx.Component:
     return rx.hstack(rx.spinner(size="3"), rx.text(text, size="3"), align="center", spacing="3", role="status")
-
-
-def error_callout() -> rx.Component:
-    return rx.callout.root(
-        rx.callout.icon(rx.icon("triangle-alert")),
-        rx.callout.text(AuthState.error_message),
-        rx.cond(
-            AuthState.provider_error != "",
-            rx.callout.text(rx.text("The sign-in service said: ", AuthState.provider_error, size="2")),
-        ),
-        color_scheme="red",
-        role="alert",
-        width="100%",
-    )

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .auth.provider import TokenSet
-from .auth.runtime import get_flow
+from reflex_logto import TokenSet, get_config
 
 
 class UserDirectory:
@@ -43,7 +42,7 @@ def directory() -> UserDirectory:
     """This process's directory, next to the session store (opened after any fork)."""
     global _directory
     if _directory is None or _directory[0] != os.getpid():
-        path = Path(get_flow().config.session_db).with_name("users.sqlite3")
+        path = Path(get_config().session_db).with_name("users.sqlite3")
         _directory = (os.getpid(), UserDirectory(str(path)))
     return _directory[1]
 

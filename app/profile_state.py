@@ -3,20 +3,19 @@
 from datetime import datetime, timezone
 
 import reflex as rx
+import reflex_logto
 
-from .auth import AuthState, requires_session
 from .directory import directory
 
 
-class ProfileState(AuthState):
+class ProfileState(reflex_logto.AuthState):
     last_sign_in: str = ""
     """When the user last signed in, and how often, from the app's own records."""
 
     @rx.event
-    @requires_session
-    async def load_profile(self):
-        session = await self._session()
-        record = directory().last_sign_in(session.sub) if session else None
+    @reflex_logto.requires_session
+    async def load_profile(self, session: reflex_logto.UserSession):
+        record = directory().last_sign_in(session.user.sub)
         if record:
             when = datetime.fromtimestamp(record[0], tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             self.last_sign_in = f"Last signed in {when}; {record[1]} sign-in{'s' if record[1] != 1 else ''} recorded."

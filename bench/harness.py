@@ -14,8 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+DEMO_USERS = ROOT / "app" / "dev_users.json"
 
-from devprovider.launcher import DevProvider, start  # noqa: E402
+from reflex_logto.devprovider.launcher import DevProvider, start  # noqa: E402
 from tests.support.app_server import AppServer, free_port  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
@@ -33,7 +34,7 @@ def app_with_provider(client_id: str, extra_env: dict[str, str] | None = None) -
     `extra_env` adds to the app's environment (say, REFLEX_REDIS_URL and GRANIAN_WORKERS).
     """
     state = Path(tempfile.mkdtemp(prefix=f"bench-{client_id}-"))
-    provider = start(state / "provider", port=0, owner_pid=os.getpid())
+    provider = start(state / "provider", port=0, owner_pid=os.getpid(), users_file=DEMO_USERS)
     port = free_port()
     base = f"http://localhost:{port}"
     secret = secrets.token_urlsafe(32)

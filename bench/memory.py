@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex states be made directly
 
-from app.auth.storage.redis import RedisStorage  # noqa: E402
-from app.auth.storage.sqlite import SqliteStorage  # noqa: E402
-from app.auth.provider import TokenSet  # noqa: E402
-from app.auth.sealing import Sealer  # noqa: E402
-from app.auth.sessions import SessionStore  # noqa: E402
+from reflex_logto.sessions.stores.redis import RedisStorage  # noqa: E402
+from reflex_logto.sessions.stores.sqlite import SqliteStorage  # noqa: E402
+from reflex_logto.oidc.client import TokenSet  # noqa: E402
+from reflex_logto.sessions.sealing import Sealer  # noqa: E402
+from reflex_logto.sessions.store import SessionStore  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state  # noqa: E402
@@ -86,7 +86,7 @@ def state_bytes(count: int) -> tuple[float, float]:
         state = auth_state("/", cookie="")
         session_claims = tokens(op, n).claims
         state.signed_in, state.user_name, state.user_email, state.user_sub = True, "Ada", session_claims["email"], session_claims["sub"]
-        from app.auth.state import claim_rows
+        from reflex_logto import claim_rows
 
         state.claims = claim_rows(session_claims)
         states.append(state)

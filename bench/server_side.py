@@ -25,14 +25,15 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+DEMO_USERS = ROOT / "app" / "dev_users.json"
 # Reflex lets state classes be instantiated directly (as the handlers are run
 # here, without a websocket) only under a test runner; this is one.
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/server_side.py")
 
-from app.auth import runtime  # noqa: E402
-from app.auth.config import AuthConfig  # noqa: E402
-from app.auth.routes import auth_routes  # noqa: E402
-from devprovider.launcher import start  # noqa: E402
+from reflex_logto.reflex import runtime  # noqa: E402
+from reflex_logto.config import AuthConfig  # noqa: E402
+from reflex_logto.reflex.routes import auth_routes  # noqa: E402
+from reflex_logto.devprovider.launcher import start  # noqa: E402
 from tests.support.provider_browser import ProviderBrowser  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state, navigation, run  # noqa: E402
@@ -70,7 +71,7 @@ async def main(runs: int, store: str) -> None:
         (state / "redis").mkdir()
         redis = RedisServer(state / "redis")
     print(f"sessions in {store}")
-    provider = start(state / "provider", port=0, owner_pid=os.getpid())
+    provider = start(state / "provider", port=0, owner_pid=os.getpid(), users_file=DEMO_USERS)
     secret = secrets.token_urlsafe(32)
     provider.put_client("bench", secret, base_url=BASE, refresh_token_ttl=3600)
     clock = ProviderClock()

@@ -3,10 +3,14 @@ import secrets
 
 import pytest
 
-from devprovider.launcher import start
+from reflex_logto.devprovider.launcher import start
+from tests.support.app_server import ROOT
 from tests.support.fake_provider import FakeProvider
 from tests.support.redis_server import RedisServer
 from tests.support.relying_party import RelyingParty
+
+# The demo's users: `demo` with the admin role, the API's scope and two organizations.
+DEMO_USERS = ROOT / "app" / "dev_users.json"
 
 
 def pytest_configure(config):
@@ -31,7 +35,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def dev_provider(tmp_path_factory):
     """The real development provider, on a free port, for this test run."""
-    provider = start(tmp_path_factory.mktemp("dev-provider"), port=0, owner_pid=os.getpid())
+    provider = start(tmp_path_factory.mktemp("dev-provider"), port=0, owner_pid=os.getpid(), users_file=DEMO_USERS)
     yield provider
     provider.stop()
 

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from ..auth import AccountState
+from reflex_logto import AccountState
 
 
 def session_row(session) -> rx.Component:

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from ..admin_state import AdminState
-from ..auth import protected
+from reflex_logto import protected
 from ..components import page_frame
 
 

@@ -2,32 +2,15 @@
 
 import reflex as rx
 
-from ..auth import AuthState
-from ..components import error_callout, loading, page_frame, sign_in_button, sign_out_button
+import reflex_logto
+from reflex_logto import AuthState
+
+from ..components import loading, page_frame
 from .account import provider_check_panel, sessions_panel
 
 
 def user_card() -> rx.Component:
-    return rx.card(
-        rx.hstack(
-            rx.avatar(src=AuthState.user_picture, fallback="?", size="6", radius="full"),
-            rx.vstack(
-                rx.heading(AuthState.user_name, size="5"),
-                rx.text(AuthState.user_email, color_scheme="gray"),
-                rx.code(AuthState.user_sub, variant="ghost", size="1"),
-                spacing="1",
-                align="start",
-            ),
-            rx.spacer(),
-            rx.link("Your profile", href="/profile"),
-            sign_out_button(),
-            align="center",
-            spacing="4",
-            width="100%",
-        ),
-        width="100%",
-        aria_label="Signed-in user",
-    )
+    return reflex_logto.user_card(rx.link("Your profile", href="/profile"))
 
 
 def claims_table() -> rx.Component:
@@ -102,11 +85,7 @@ def signed_out() -> rx.Component:
                 "Sign in to see your profile and the claims of your ID token.",
                 color_scheme="gray",
             ),
-            rx.hstack(
-                sign_in_button(),
-                rx.button("Create account", on_click=AuthState.sign_up, variant="soft", size="3"),
-                spacing="3",
-            ),
+            rx.hstack(reflex_logto.sign_in_button(), reflex_logto.sign_up_button(), spacing="3"),
             spacing="3",
             align="start",
         ),
@@ -116,7 +95,7 @@ def signed_out() -> rx.Component:
 
 def home() -> rx.Component:
     return page_frame(
-        rx.cond(AuthState.error_code != "", error_callout()),
+        rx.cond(AuthState.error_code != "", reflex_logto.error_callout()),
         rx.cond(
             AuthState.loaded,
             rx.cond(

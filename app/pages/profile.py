@@ -2,8 +2,7 @@
 
 import reflex as rx
 
-from ..auth import AccountState, AuthState
-from ..auth.runtime import get_config
+from reflex_logto import AccountState, AuthState, get_config
 from ..components import page_frame
 from ..api_state import ApiDemoState
 from ..organization_state import OrganizationState

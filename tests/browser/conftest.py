@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from app.auth.setup import DEV_SCOPES
+from app.app import DEVELOPMENT
 from tests.support.app_server import ROOT, AppServer, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,7 +35,7 @@ def app_settings(dev_provider, tmp_path_factory):
             "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
             "LOGTO_SESSION_DB": str(tmp_path_factory.mktemp("app") / "sessions.sqlite3"),
             "LOGTO_ENV_FILE": "/nonexistent/.env",
-            "LOGTO_SCOPES": DEV_SCOPES,
+            "LOGTO_SCOPES": " ".join(DEVELOPMENT.scopes),
             "LOGTO_RESOURCES": f"{base_url}/api",
         },
     }

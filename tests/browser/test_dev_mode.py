@@ -88,7 +88,7 @@ def test_unconfigured_dev_mode_signs_in_against_the_development_provider(dev_app
 
 
 def test_development_provider_stops_with_reflex(dev_app):
-    record = dev_app["project"] / ".state" / "dev-provider" / "provider.json"
+    record = dev_app["project"] / ".reflex-logto" / "dev-provider" / "provider.json"
     provider_pid = json.loads(record.read_text())["pid"]
     os.kill(provider_pid, 0)  # running while reflex runs
     os.killpg(dev_app["process"].pid, signal.SIGINT)
@@ -112,6 +112,6 @@ def test_production_refuses_to_start_without_a_provider(tmp_path):
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "Configuration error: LOGTO_ENDPOINT is not set: production needs a real provider" in output
+    assert "reflex-logto: LOGTO_ENDPOINT is not set: production needs a real provider" in output
     assert "Traceback" not in output
-    assert not (project / ".state" / "dev-provider").exists()
+    assert not (project / ".reflex-logto" / "dev-provider").exists()

@@ -9,7 +9,7 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from app.auth.setup import DEV_SCOPES
+from app.app import DEVELOPMENT
 from tests.browser.test_sign_in import sign_in_at_provider
 from tests.support.app_server import ROOT, AppServer, free_port, project_copy
 from tests.support.balancer import Balancer
@@ -49,7 +49,7 @@ def cluster(dev_provider, redis_server, tmp_path_factory):
         "LOGTO_BASE_URL": balancer.url,
         "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
         "LOGTO_ENV_FILE": "/nonexistent/.env",
-        "LOGTO_SCOPES": DEV_SCOPES,
+        "LOGTO_SCOPES": " ".join(DEVELOPMENT.scopes),
         "REFLEX_REDIS_URL": redis_server.url,  # Reflex's state and, by default, the sessions
         "REFLEX_API_URL": balancer.url,  # the pages reach the backend through the balancer too
         "GRANIAN_WORKERS": str(WORKERS_PER_APP),

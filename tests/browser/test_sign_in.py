@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 from playwright.sync_api import expect
 
-from app.auth.sealing import Sealer
+from reflex_logto.sessions.sealing import Sealer
 
 pytestmark = pytest.mark.browser
 

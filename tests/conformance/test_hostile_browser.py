@@ -8,8 +8,8 @@ import urllib.parse
 
 import pytest
 
-from app.auth import transactions
-from app.auth.account_state import AccountState
+from reflex_logto.sessions import transactions
+from reflex_logto.reflex.account_state import AccountState
 from tests.support.fake_provider import APP_URL
 from tests.support.reflex_state import auth_state, navigation, run
 from tests.support.relying_party import refused_safely

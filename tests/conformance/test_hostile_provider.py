@@ -190,7 +190,7 @@ async def test_broken_token_response_is_refused(rp, op, case):
 
 
 async def test_rp_userinfo_bad_sub_claim(rp, op):
-    from app.auth.account_state import AccountState
+    from reflex_logto.reflex.account_state import AccountState
     from tests.support.reflex_state import auth_state, run
 
     await rp.sign_in()

@@ -1,9 +1,9 @@
 import httpx
 import pytest
 
-from app.auth import runtime
-from app.auth.config import AuthConfig
-from app.auth.routes import auth_routes
+from reflex_logto.reflex import runtime
+from reflex_logto.config import AuthConfig
+from reflex_logto.reflex.routes import auth_routes
 from tests.support.app_flow import BACKEND
 
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from joserfc import jwt
 
-from app.auth import runtime
+from reflex_logto.reflex import runtime
 from tests.support.app_flow import sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 

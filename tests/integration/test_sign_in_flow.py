@@ -10,9 +10,9 @@ import urllib.parse
 import httpx
 import pytest
 
-from app.auth import runtime
-from app.auth.config import AuthConfig
-from app.auth.routes import auth_routes
+from reflex_logto.reflex import runtime
+from reflex_logto.config import AuthConfig
+from reflex_logto.reflex.routes import auth_routes
 from tests.support.app_flow import BACKEND, cookie_header, path_of, sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, navigation, run
@@ -126,7 +126,7 @@ async def test_session_cookie_attributes(app, dev_provider):
 
 
 async def test_debug_log_names_every_step_and_no_secret(app, dev_provider, caplog, registered_app):
-    caplog.set_level(logging.DEBUG, logger="app.auth")
+    caplog.set_level(logging.DEBUG, logger="reflex_logto")
     provider_browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, provider_browser)
     session_id = app.cookies[SESSION_COOKIE]
@@ -145,7 +145,7 @@ async def test_debug_log_names_every_step_and_no_secret(app, dev_provider, caplo
 
 
 async def test_login_hint_prefills_the_providers_form(registered_app, dev_provider, tmp_path):
-    from app.auth.options import SignInOptions
+    from reflex_logto.oidc.options import SignInOptions
 
     config = AuthConfig.from_env({**registered_app, "LOGTO_SESSION_DB": str(tmp_path / "s.sqlite3")})
     runtime.configure(config, backend_url=BACKEND, sign_in_options={"as_demo": SignInOptions(login_hint="demo")})

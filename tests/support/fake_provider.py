@@ -22,7 +22,7 @@ APP_URL = "https://app.example"
 
 def app_config(op: "FakeProvider", **changes: Any):
     """The AuthConfig of an app at APP_URL that signs in with this fake provider."""
-    from app.auth.config import AuthConfig, Secret
+    from reflex_logto.config import AuthConfig, Secret
 
     return AuthConfig(
         issuer=op.issuer,

@@ -10,11 +10,11 @@ from reflex.istate.data import RouterData
 from reflex_base import constants
 from reflex_base.event import EventSpec
 
-from app.auth.state import AuthState
+from reflex_logto.reflex.state import AuthState
 
 def default_origin() -> str:
     """The configured app's own origin: what a page of the app sends."""
-    from app.auth import runtime
+    from reflex_logto.reflex import runtime
 
     return runtime._config.origin if runtime._config else "https://app.example"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from app.auth import runtime
-from app.auth.messages import MESSAGES
-from app.auth.routes import auth_routes
+from reflex_logto.reflex import runtime
+from reflex_logto.reflex.messages import MESSAGES
+from reflex_logto.reflex.routes import auth_routes
 from tests.support.fake_provider import APP_URL, FakeProvider, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 

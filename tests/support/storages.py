@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.auth.storage.redis import RedisStorage
-from app.auth.storage.sqlite import TABLES, SqliteStorage
+from reflex_logto.sessions.stores.redis import RedisStorage
+from reflex_logto.sessions.stores.sqlite import TABLES, SqliteStorage
 
 
 async def everything_stored(storage) -> bytes:

@@ -1,7 +1,7 @@
 import pytest
 
-from app.auth.storage.redis import RedisStorage
-from app.auth.storage.sqlite import SqliteStorage
+from reflex_logto.sessions.stores.redis import RedisStorage
+from reflex_logto.sessions.stores.sqlite import SqliteStorage
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -1,7 +1,7 @@
 import pytest
 
-from app.auth.config import DEFAULT_SCOPES, AuthConfig, Secret
-from app.auth.errors import ConfigurationError
+from reflex_logto.config import DEFAULT_SCOPES, AuthConfig, Secret
+from reflex_logto.errors import ConfigurationError
 
 VALID = {
     "LOGTO_ENDPOINT": "https://tenant.logto.app",
@@ -92,7 +92,7 @@ def test_secrets_do_not_show_in_repr():
 
 
 def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
-    from app.auth.config import read_environ
+    from reflex_logto.config import read_environ
 
     env_file = tmp_path / ".env"
     env_file.write_text("LOGTO_APP_ID=from-file\nLOGTO_APP_SECRET=file-secret\n")
@@ -129,7 +129,7 @@ def test_base_url_over_plain_http_only_on_this_machine():
 
 
 def test_cookie_name_and_domain():
-    from app.auth.cookies import CookiePolicy
+    from reflex_logto.reflex.cookies import CookiePolicy
 
     default = CookiePolicy.from_config(config())
     assert (default.session_name, default.binding_name, default.domain) == ("__Host-logto_session", "__Host-logto_signin", None)
@@ -148,7 +148,7 @@ def test_cookie_name_and_domain():
 def test_shared_cookie_carries_its_domain_and_clears_with_it():
     from starlette.responses import Response
 
-    from app.auth.cookies import CookiePolicy
+    from reflex_logto.reflex.cookies import CookiePolicy
 
     policy = CookiePolicy.from_config(config(LOGTO_COOKIE_DOMAIN="example.com", LOGTO_BASE_URL="https://app.example.com"))
     response = Response()

@@ -6,8 +6,8 @@ import pytest
 import reflex as rx
 
 from app.admin_state import AdminState
-from app.auth import AuthState, setup
-from app.auth.guards import has_role
+from reflex_logto import AuthState, setup
+from reflex_logto.reflex.guards import has_role
 from tests.support.fake_provider import app_config
 from tests.support.reflex_state import auth_state, navigation, run
 
@@ -59,7 +59,7 @@ def test_secure_by_default_guards_every_page_but_the_public_ones(op):
     token = RegistrationContext.set(RegistrationContext.get().fork())  # room for a second App in this process
     try:
         app = rx.App()
-        setup(app, app_config(op), protect_all_pages=True, public_routes=("/pricing",))
+        setup(app, app_config(op), protect_all_pages=True, public_routes=("/pricing",), callback_page=None)
         for route in ("/", "/callback", "/pricing", "/reports", "/reports/[id]"):
             app.add_page(lambda: rx.text("x"), route=route, on_load=AuthState.load_session)
         guarded = {route for route, events in app._load_events.items() if "require_sign_in" in repr(events)}
@@ -69,7 +69,7 @@ def test_secure_by_default_guards_every_page_but_the_public_ones(op):
 
 
 async def test_requires_session_runs_every_kind_of_handler_and_refuses_without_a_session(rp, op):
-    from app.auth.guards import requires_session
+    from reflex_logto.reflex.guards import requires_session
 
     ran = []
 
@@ -97,7 +97,7 @@ async def test_requires_session_runs_every_kind_of_handler_and_refuses_without_a
 
 
 def test_requires_session_refuses_background_handlers():
-    from app.auth.guards import requires_session
+    from reflex_logto.reflex.guards import requires_session
 
     async def work(self):
         pass
@@ -116,7 +116,7 @@ async def test_a_cookie_that_does_not_stick_shows_an_error_instead_of_looping(rp
 
 
 def test_protected_accepts_a_component_as_well_as_a_function():
-    from app.auth.guards import protected
+    from reflex_logto.reflex.guards import protected
 
     page = protected(rx.text("hello"))
     assert page.__name__ == "protected_page"

@@ -4,8 +4,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
-from app.auth.errors import InvalidIdToken, InvalidProviderMetadata
-from app.auth.id_token import UnknownSigningKey, allowed_algorithms, validate_id_token
+from reflex_logto.errors import InvalidIdToken, InvalidProviderMetadata
+from reflex_logto.errors import UnknownSigningKey
+from reflex_logto.oidc.id_token import allowed_algorithms, validate_id_token
 from tests.support.fake_provider import FakeProvider
 
 NOW = int(time.time())

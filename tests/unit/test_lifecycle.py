@@ -7,11 +7,11 @@ import time
 import httpx
 import pytest
 
-from app.auth.errors import ProviderUnavailable
-from app.auth.lifecycle import SessionEnded, SessionLifecycle
-from app.auth.provider import OidcClient
-from app.auth.sealing import Sealer
-from app.auth.sessions import SessionStore
+from reflex_logto.errors import ProviderUnavailable
+from reflex_logto.sessions.lifecycle import SessionEnded, SessionLifecycle
+from reflex_logto.oidc.client import OidcClient
+from reflex_logto.sessions.sealing import Sealer
+from reflex_logto.sessions.store import SessionStore
 from tests.support.fake_provider import FakeProvider, app_config, form
 
 

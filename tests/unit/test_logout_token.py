@@ -4,8 +4,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from app.auth.errors import InvalidLogoutToken
-from app.auth.logout_token import BACKCHANNEL_LOGOUT_EVENT, validate_logout_token
+from reflex_logto.errors import InvalidLogoutToken
+from reflex_logto.oidc.logout_token import BACKCHANNEL_LOGOUT_EVENT, validate_logout_token
 
 NOW = int(time.time())
 

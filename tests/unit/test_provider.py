@@ -6,8 +6,8 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
-from app.auth.errors import InvalidIdToken, InvalidProviderMetadata, ProviderUnavailable, TokenRequestFailed
-from app.auth.provider import OidcClient
+from reflex_logto.errors import InvalidIdToken, InvalidProviderMetadata, ProviderUnavailable, TokenRequestFailed
+from reflex_logto.oidc.client import OidcClient
 from tests.support.fake_provider import FakeProvider, app_config, form
 
 

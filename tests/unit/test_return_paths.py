@@ -1,6 +1,6 @@
 import pytest
 
-from app.auth.return_paths import safe_return_path
+from reflex_logto.sessions.return_paths import safe_return_path
 
 
 @pytest.mark.parametrize(

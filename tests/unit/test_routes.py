@@ -4,9 +4,9 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
-from app.auth import runtime
-from app.auth.provider import TokenSet
-from app.auth.routes import auth_routes
+from reflex_logto.reflex import runtime
+from reflex_logto.oidc.client import TokenSet
+from reflex_logto.reflex.routes import auth_routes
 from tests.support.fake_provider import FakeProvider, app_config
 from tests.unit.test_logout_token import logout_token
 

@@ -1,6 +1,6 @@
 import pytest
 
-from app.auth.sealing import SealError, Sealer
+from reflex_logto.sessions.sealing import SealError, Sealer
 
 
 def test_round_trip_and_record_binding():

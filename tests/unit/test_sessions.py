@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from app.auth.provider import TokenSet
-from app.auth.sealing import Sealer
-from app.auth.storage import digest
-from app.auth.sessions import SessionStore, looks_like_session_id
+from reflex_logto.oidc.client import TokenSet
+from reflex_logto.sessions.sealing import Sealer
+from reflex_logto.sessions.stores import digest
+from reflex_logto.sessions.store import SessionStore, looks_like_session_id
 from tests.support.storages import everything_stored
 
 NOW = time.time()

@@ -4,7 +4,7 @@ import urllib.parse
 
 import pytest
 
-from app.auth import runtime
+from reflex_logto.reflex import runtime
 from tests.support.fake_provider import FakeProvider, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 
@@ -168,7 +168,7 @@ async def test_unknown_session_is_signed_out_not_an_error(flow, cookie):
 
 async def test_sign_out_ends_the_session_and_revokes(op, flow):
     op.nonce = "n"
-    from app.auth.provider import TokenSet
+    from reflex_logto.oidc.client import TokenSet
 
     tokens = TokenSet(id_token=op.id_token(), claims={"sub": "user-1"}, access_token="at", refresh_token="rt-9", expires_at=None, scope="")
     session_id = await flow.sessions.create(tokens)
@@ -201,7 +201,7 @@ async def test_try_again_from_the_callback_page_returns_home(op, flow):
 
 
 def test_claim_rows_read_seconds_and_logto_milliseconds():
-    from app.auth.state import claim_rows
+    from reflex_logto import claim_rows
 
     rows = {r["key"]: r for r in claim_rows({"iat": 1700000000, "created_at": 1655799453171, "updated_at": 10**30, "x": True})}
     assert rows["iat"]["readable"] == "2023-11-14 22:13:20 UTC"

@@ -2,9 +2,9 @@ import time
 
 import pytest
 
-from app.auth.errors import InvalidTransaction
-from app.auth.sealing import Sealer
-from app.auth.transactions import (
+from reflex_logto.errors import InvalidTransaction
+from reflex_logto.sessions.sealing import Sealer
+from reflex_logto.sessions.transactions import (
     HANDOFF_TTL,
     TRANSACTION_TTL,
     HandoffStore,

@@ -1,6 +1,6 @@
 import pytest
 
-from app.auth.user_agents import describe
+from reflex_logto.reflex.user_agents import describe
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""The two HttpOnly cookies, written by one helper so set and clear always match.
+
+The session cookie holds the opaque session id. The sign-in cookie holds a
+random value that binds a sign-in transaction to the browser that started
+it. Both are set only by backend routes (JavaScript can't write HttpOnly
+cookies) and read by event handlers from the websocket's request headers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.requests import cookie_parser
+from starlette.responses import Response
+
+from reflex_logto.config import AuthConfig
+from reflex_logto.sessions.transactions import TRANSACTION_TTL
+
+BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL
+
+
+@dataclasses.dataclass(frozen=True)
+class CookiePolicy:
+    session_name: str
+    binding_name: str
+    domain: str | None
+    """Set to share the session with subdomains; the sign-in cookie stays on this host."""
+    secure: bool
+
+    @classmethod
+    def from_config(cls, config: AuthConfig) -> CookiePolicy:
+        secure = config.secure_cookies
+        base = config.cookie_name
+        # Over https, a prefix the browser enforces: __Host- pins a cookie to this
+        # host and path / (no sibling subdomain can plant one); a cookie shared
+        # through a Domain can only be __Secure-.
+        host_prefix = "__Host-" if secure else ""
+        session_prefix = ("__Secure-" if config.cookie_domain else "__Host-") if secure else ""
+        return cls(
+            session_name=f"{session_prefix}{base}",
+            binding_name=f"{host_prefix}{base.removesuffix('_session')}_signin",
+            domain=config.cookie_domain,
+            secure=secure,
+        )
+
+    def set_session(self, response: Response, value: str, *, max_age: int) -> None:
+        self._set(response, self.session_name, value, max_age=max_age, domain=self.domain)
+
+    def clear_session(self, response: Response) -> None:
+        self._set(response, self.session_name, "", max_age=0, domain=self.domain)
+
+    def set_binding(self, response: Response, value: str) -> None:
+        self._set(response, self.binding_name, value, max_age=BINDING_COOKIE_MAX_AGE, domain=None)
+
+    def _set(self, response: Response, name: str, value: str, *, max_age: int, domain: str | None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path="/", domain=domain, secure=self.secure, httponly=True, samesite="lax"
+        )
+
+    def session(self, cookie_header: str | None) -> str | None:
+        return _read(cookie_header, self.session_name)
+
+    def binding(self, cookie_header: str | None) -> str | None:
+        return _read(cookie_header, self.binding_name)
+
+
+def _read(cookie_header: str | None, name: str) -> str | None:
+    """The cookie's value from a `Cookie:` header, or None."""
+    if not cookie_header:
+        return None
+    return cookie_parser(cookie_header).get(name) or None

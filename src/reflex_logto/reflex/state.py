@@ -1,0 +1,288 @@
+"""AuthState: the server actions behind the Sign in and Sign out buttons.
+
+Every public event handler is a public endpoint: the browser picks the
+handler and its arguments. So none of these takes an argument, none trusts a
+var the browser can set, and each resolves the user again from the session
+cookie. Tokens, transactions and the session id never enter this state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import reflex as rx
+
+from reflex_logto.errors import AuthorizationDenied, ProviderUnavailable, SessionEnded, SignInError
+from reflex_logto.reflex.access import public
+from reflex_logto.reflex.claims import claim_rows
+from reflex_logto.reflex.messages import message_for, notice_for
+from reflex_logto.reflex.runtime import get_flow
+from reflex_logto.sessions.store import Session
+
+log = logging.getLogger(__name__)
+
+GUARD_LOOP_WINDOW = 15  # seconds: sent to sign in again this soon means the cookie didn't stick
+
+def _navigate(url: str, *, replace: bool = False) -> rx.event.EventSpec:
+    """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
+    method = "replace" if replace else "assign"
+    return rx.call_script(f"window.location.{method}({json.dumps(url)})")
+
+
+
+class AuthState(rx.State):
+    """Who is signed in, as this tab shows it."""
+
+    loaded: bool = False
+    """Whether the session has been looked up since this page loaded."""
+    signed_in: bool = False
+    """Whether the browser's session cookie names a live session."""
+    user_name: str = ""
+    """The display name: `name`, else `username`, else `email`, else `sub`."""
+    user_email: str = ""
+    """The `email` claim."""
+    user_picture: str = ""
+    """The `picture` claim (a URL)."""
+    user_sub: str = ""
+    """The `sub` claim: the user's id at the provider."""
+    claims: list[dict[str, str]] = []
+    """Every ID token claim: key, value, readable date."""
+    roles: list[str] = []
+    """The `roles` claim (Logto's `roles` scope), for what the page shows; handlers check the session."""
+    acting_party: str = ""
+    """Who is acting for the user (the ID token's `act` claim: impersonation), or ""."""
+
+    pending: str = ""
+    """The action under way ("sign_in", "sign_out"), for the buttons' loading state."""
+    error_code: str = ""
+    """Why the last sign-in failed, as a code from `messages.py`."""
+    provider_error: str = ""
+    """The provider's own `error` and `error_description`, when it sent one (shown escaped)."""
+    notice: str = ""
+    """Why this tab was signed out without asking ("idle", "revoked", ...), or ""."""
+    provider_unreachable: bool = False
+    """A token refresh is overdue because the provider can't be reached."""
+
+    @rx.var
+    def error_message(self) -> str:
+        """The sentence for `error_code`."""
+        return message_for(self.error_code) if self.error_code else ""
+
+    @rx.var
+    def notice_message(self) -> str:
+        """The sentence for `notice`."""
+        return notice_for(self.notice) if self.notice else ""
+
+    def _cookies(self) -> str | None:
+        """The `Cookie` header of this tab's browser, if the tab is a page of this app.
+
+        SameSite=Lax lets a page of a sibling origin on the same site open a
+        websocket with the user's cookies; the Origin header it can't forge
+        tells it apart.
+        """
+        if self.router.headers.origin != get_flow().config.origin:
+            return None
+        return self.router.headers.cookie
+
+    def _fail(self, err: Exception, doing: str) -> None:
+        """The one way a handler fails: a known error shows its code (a warning in the log),
+        anything else the default message (and its traceback in the server log only)."""
+        self.pending = ""
+        if isinstance(err, SignInError):
+            log.warning("%s failed (%s): %s", doing, err.code, err)
+            self.error_code = err.code
+        else:
+            log.exception("%s failed unexpectedly", doing)
+            self.error_code = "default"
+
+    def _show_signed_out(self, reason: str | None = None) -> None:
+        self.signed_in = False
+        self.provider_unreachable = False
+        self.notice = reason or ""
+        self.user_name = self.user_email = self.user_picture = self.user_sub = ""
+        self.claims = []
+        self.roles = []
+        self.acting_party = ""
+
+    def _show(self, session: Session) -> None:
+        claims = session.claims
+        self.signed_in = True
+        self.notice = ""
+        self.user_sub = session.sub
+        self.user_email = str(claims.get("email") or "")
+        self.user_picture = str(claims.get("picture") or "")
+        self.user_name = str(claims.get("name") or claims.get("username") or self.user_email or session.sub)
+        self.claims = claim_rows(claims)
+        roles = claims.get("roles")
+        self.roles = [str(r) for r in roles] if isinstance(roles, list) else []
+        self.acting_party = session.acting_party or ""
+
+    async def _session(self, *, touch: bool = True) -> Session | None:
+        """The live session behind this tab's cookie, re-read from the server; updates the page."""
+        lookup = await get_flow().sessions.lookup(get_flow().cookies.session(self._cookies()), touch=touch)
+        if lookup.session is None:
+            self._show_signed_out(lookup.ended_reason)
+        return lookup.session
+
+    @rx.event
+    @public
+    async def load_session(self):
+        """on_load: find the session from the cookie, never from this tab's state."""
+        try:
+            session = await self._session()
+        except Exception as err:  # the session store is not answering
+            session = None
+            self._show_signed_out()
+            self._fail(err, "session lookup")
+        if session is not None:
+            self._show(session)
+        self.pending = ""
+        self.loaded = True
+
+    _guard_sent_at: float = 0.0
+    """When require_sign_in last sent this tab to sign in (backend only: never leaves the server)."""
+
+    @rx.event
+    @public
+    async def require_sign_in(self):
+        """on_load of a protected page: show it to a signed-in visitor; send anyone else to sign in,
+        back to this page (path and query) afterwards."""
+        await self.load_session()
+        if self.signed_in or self.router.url.path.rstrip("/") == "/callback":
+            self._guard_sent_at = 0.0
+            return
+        if time.time() - self._guard_sent_at < GUARD_LOOP_WINDOW:
+            # Just back from signing in, and still signed out: the session cookie did not
+            # stick (blocked cookies, a cookie domain the browser refuses). Say so, don't loop.
+            self.error_code = "session_not_kept"
+            return
+        self._guard_sent_at = time.time()
+        async for event in self.sign_in():
+            yield event
+
+    @rx.event
+    @public
+    async def heartbeat(self, _tick: str = ""):
+        """Every second while signed in: notice a sign-out elsewhere, refresh tokens ahead of time."""
+        await self._check(retry=False)
+
+    @rx.event
+    @public
+    async def retry_refresh(self):
+        """"Retry now": try the provider again without waiting out the retry interval."""
+        await self._check(retry=True)
+
+    async def _check(self, *, retry: bool) -> None:
+        if not self.signed_in:
+            return
+        try:
+            session = await self._session(touch=False)
+            if session is None:
+                return
+            if retry:
+                await get_flow().sessions.end_refresh_wait(session.key)
+            renewed = await get_flow().lifecycle.keep_fresh(session)
+            if renewed is None:
+                return  # still under way: the next tick looks again
+            if not renewed:
+                if self.provider_unreachable:  # (assigning marks it changed: a delta to send)
+                    self.provider_unreachable = False  # nothing due: the tokens are good
+                if claim_rows(session.claims) != self.claims:
+                    self._show(session)  # refreshed meanwhile (another tab or tick): new claims
+                return
+            refreshed = await self._session(touch=False)
+        except SessionEnded as ended:
+            self._show_signed_out(ended.reason)
+            return
+        except ProviderUnavailable:
+            self.provider_unreachable = True
+            return
+        except Exception:
+            log.exception("session check failed")  # the next tick tries again
+            return
+        self.provider_unreachable = False
+        if refreshed is not None:
+            self._show(refreshed)  # a refreshed ID token may carry new claims
+
+    @rx.event
+    @public
+    async def sign_in(self):
+        """Start sign-in: store the transaction on the server, send the tab on its way."""
+        async for event in self._start_sign_in("default"):
+            yield event
+
+    @rx.event
+    @public
+    async def sign_up(self):
+        """Start sign-in on the provider's sign-up screen ("Create account")."""
+        async for event in self._start_sign_in("sign_up"):
+            yield event
+
+    @rx.event
+    @public
+    async def sign_in_with(self, option: str):
+        """Start sign-in with one of the options the app declared; any other name means the default."""
+        async for event in self._start_sign_in(option if isinstance(option, str) else "default"):
+            yield event
+
+    async def _start_sign_in(self, option: str):
+        self.pending = "sign_in"
+        self.error_code = self.provider_error = ""
+        yield
+        # The page the user is on is where they come back to; the flow keeps
+        # only a same-origin path.
+        url = self.router.url
+        path = url.path
+        return_path = "/" if path.rstrip("/") == "/callback" else path + (f"?{url.query}" if url.query else "")
+        try:
+            url = await get_flow().start_sign_in(return_path, option)
+        except Exception as err:
+            self._fail(err, "starting sign-in")
+            return
+        yield _navigate(url)
+
+    @rx.event
+    @public
+    async def finish_sign_in(self):
+        """on_load of /callback: finish the code exchange, then hand the session to the browser."""
+        self.pending = "finish"
+        self.error_code = self.provider_error = ""
+        params = dict(self.router.url.query_parameters)
+        flow = get_flow()
+        if set(params) == {"app_error"}:
+            self.error_code = str(params["app_error"])
+            self.pending = ""
+            return
+        try:
+            url = await flow.finish_sign_in(params, flow.cookies.binding(self._cookies()))
+        except AuthorizationDenied as err:
+            log.info("provider refused sign-in: %s", err.error)
+            self.error_code = err.code
+            self.provider_error = f"{err.error}: {err.description}" if err.description else err.error
+            self.pending = ""
+            return
+        except Exception as err:
+            self._fail(err, "sign-in")
+            return
+        yield _navigate(url, replace=True)
+
+    @rx.event
+    @public
+    async def sign_out(self):
+        """End the session on the server and at the provider, then clear the cookie."""
+        self.pending = "sign_out"
+        yield
+        try:
+            url = await get_flow().sign_out(get_flow().cookies.session(self._cookies()))
+        except Exception:
+            log.exception("sign-out failed")
+            self.pending = ""
+            self.error_code = "sign_out_failed"
+            await self._session()  # show what is true now: signed out if the session did end
+            return
+        # The button keeps spinning until the page leaves; the next page load shows signed out.
+        yield _navigate(url)

@@ -1,0 +1,206 @@
+"""The sign-in and sign-out flows, step by step, in the order of the specs.
+
+Event handlers and backend routes each call one method here. Sign-in:
+
+1. `start_sign_in` (Sign in handler): new transaction stored; the tab goes to
+   the start route.
+2. `claim_sign_in` (start route): the transaction is bound to this browser's
+   binding cookie; the browser goes to the provider.
+3. `finish_sign_in` (callback page's on_load): state, `iss`, code exchange,
+   ID token; the result waits in a handoff bound to the same cookie.
+4. `complete_sign_in` (session route): the handoff becomes a session and the
+   session cookie is set.
+
+Sign-out: `sign_out` (handler) ends the session and revokes the refresh
+token; `complete_sign_out` (signed-out route) clears the cookie and sends
+the browser to the provider's end-session endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from reflex_logto.config import AuthConfig
+from reflex_logto.errors import AuthorizationDenied, InvalidCallback, SignInError
+from reflex_logto.oidc.client import OidcClient, TokenSet
+from reflex_logto.oidc.options import DEFAULT, SIGN_UP, SignInOptions
+from reflex_logto.reflex.cookies import CookiePolicy
+from reflex_logto.sessions.hooks import Hooks
+from reflex_logto.sessions.lifecycle import SessionLifecycle
+from reflex_logto.sessions.return_paths import safe_return_path
+from reflex_logto.sessions.sealing import Sealer
+from reflex_logto.sessions.store import SessionStore
+from reflex_logto.sessions.stores import Storage
+from reflex_logto.sessions.transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
+
+log = logging.getLogger(__name__)
+
+MAX_PARAMETER_LENGTH = 4096  # characters; codes and states are far shorter
+MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
+
+
+def _param(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PARAMETER_LENGTH:
+        raise InvalidCallback(f"callback parameter {name!r} is malformed")
+    return value
+
+
+def _printable(text: str) -> str:
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return cleaned[:MAX_ERROR_DESCRIPTION_LENGTH]
+
+
+class SignInFlow:
+    def __init__(
+        self,
+        config: AuthConfig,
+        client: OidcClient,
+        storage: Storage,
+        *,
+        backend_url: str,
+        sign_in_options: Mapping[str, SignInOptions] | None = None,
+        hooks: Hooks | None = None,
+    ):
+        self.config = config
+        self.sign_in_options = {"default": DEFAULT, "sign_up": SIGN_UP, **(sign_in_options or {})}
+        self.hooks = hooks or Hooks()
+        self.client = client
+        self.backend_url = backend_url.rstrip("/")
+        self.routes_url = self.backend_url + config.routes_prefix
+        sealer = Sealer(config.cookie_secret.reveal(), tuple(s.reveal() for s in config.previous_cookie_secrets))
+        self.transactions = TransactionStore(storage, sealer)
+        self.handoffs = HandoffStore(storage, sealer)
+        self.sessions = SessionStore(
+            storage, sealer, max_age=config.session_max_age, idle_timeout=config.session_idle_timeout
+        )
+        self.lifecycle = SessionLifecycle(client, self.sessions)
+        self.cookies = CookiePolicy.from_config(config)
+        self.storage = storage
+
+    @property
+    def home_url(self) -> str:
+        return self.config.post_logout_redirect_uri
+
+    def callback_error_url(self, code: str) -> str:
+        return f"{self.config.redirect_uri}?app_error={code}"
+
+    # -- sign-in -------------------------------------------------------------
+
+    async def start_sign_in(self, return_path: str | None, option: str = "default") -> str:
+        """Store a new transaction; return the start route's URL for the tab.
+
+        `option` names one of the app's declared sign-in options; unknown: the default.
+        """
+        txn = new_transaction(safe_return_path(return_path))
+        options = self.sign_in_options.get(option, self.sign_in_options["default"])
+        authorization_url = await self.client.authorization_url(
+            state=txn.state, nonce=txn.nonce, code_verifier=txn.code_verifier, options=options
+        )
+        await self.transactions.save(txn, authorization_url)
+        log.debug("sign-in started, returns to %s", txn.return_path)
+        return f"{self.routes_url}/sign-in/{txn.id}"
+
+    async def claim_sign_in(self, txn_id: str, binding: str) -> str | None:
+        """Bind the transaction to this browser; the provider URL, or None if it can't be."""
+        url = await self.transactions.claim(txn_id, binding)
+        log.debug("sign-in transaction %s", "claimed" if url else "not claimable (unknown, used or expired)")
+        return url
+
+    async def finish_sign_in(self, params: Mapping[str, Any], binding: str | None) -> str:
+        """Check the authorization response and redeem the code; return the session route's URL.
+
+        Raises:
+            SignInError: a subclass naming what went wrong; nothing was stored.
+        """
+        state = _param(params, "state")
+        if not state:
+            raise InvalidCallback("the callback has no state")
+        # The transaction first, even for an error response: only a response to a
+        # sign-in this browser started gets its words shown on the page.
+        txn = await self.transactions.take(state, binding)
+        log.debug("callback: state matches a transaction this browser started")
+        await self._check_issuer(_param(params, "iss"))
+        error = _param(params, "error")
+        if error:
+            raise AuthorizationDenied(_printable(error), _printable(_param(params, "error_description") or ""))
+        code = _param(params, "code")
+        if not code:
+            raise InvalidCallback("the callback has no code")
+        tokens = await self.client.exchange_code(code=code, code_verifier=txn.code_verifier, nonce=txn.nonce)
+        log.debug("callback: code redeemed, ID token valid (sub %s)", tokens.claims.get("sub"))
+        return await self._handoff_sign_in(txn, tokens, binding)
+
+    async def _check_issuer(self, iss: str | None) -> None:
+        """RFC 9207: the response names its issuer; it must be ours, and present if promised."""
+        metadata = await self.client.metadata()
+        if iss is None:
+            if metadata.iss_parameter_supported:
+                raise InvalidCallback("the provider promises an iss parameter, and the callback has none")
+        elif iss != metadata.issuer:
+            raise InvalidCallback("the callback's iss names another issuer")
+
+    async def _handoff_sign_in(self, txn: SignInTransaction, tokens: TokenSet, binding: str | None) -> str:
+        assert binding  # take() has checked it
+        handoff_id = await self.handoffs.create(
+            "sign_in", binding, {"tokens": tokens.to_dict(), "return_path": txn.return_path}
+        )
+        return f"{self.routes_url}/session/{handoff_id}"
+
+    async def complete_sign_in(
+        self, handoff_id: str, binding: str | None, previous_session_id: str | None = None, *, user_agent: str = ""
+    ) -> tuple[str, str] | None:
+        """Create the session for a finished sign-in: (session id, return URL), or None.
+
+        A session the browser held before is ended: its cookie is about to be replaced.
+        """
+        handoff = None
+        try:
+            async with self.storage.atomic():
+                handoff = await self.handoffs.take("sign_in", handoff_id, binding)
+                if handoff is None:
+                    return None
+                session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
+                replaced = await self.sessions.delete(previous_session_id, "replaced")
+        except Exception:
+            # Redis takes each step on its own: a sign-in that can't be kept must not
+            # leave its grant alive (nor, on SQLite, one that rolled back).
+            if handoff is not None and (refresh_token := handoff["tokens"].get("refresh_token")):
+                await self.client.revoke(refresh_token)
+            raise
+        log.debug("session created")
+        tokens = TokenSet.from_dict(handoff["tokens"])
+        await self.hooks.signed_in(tokens.claims, tokens)
+        if replaced and replaced.refresh_token:
+            await self.client.revoke(replaced.refresh_token)
+        return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
+
+    # -- sign-out ------------------------------------------------------------
+
+    async def sign_out(self, session_id: str | None) -> str:
+        """End the session here and at the provider; return the signed-out route's URL."""
+        tokens = await self.sessions.delete(session_id)
+        if tokens is None or session_id is None:
+            return f"{self.routes_url}/signed-out"
+        log.debug("session ended")
+        await self.hooks.signed_out(tokens.claims)
+        if tokens.refresh_token:
+            revoked = await self.client.revoke(tokens.refresh_token)
+            log.debug("refresh token %s", "revoked" if revoked else "not revoked")
+        try:
+            destination = await self.client.end_session_url() or self.home_url
+        except SignInError as err:
+            log.warning("provider logout skipped: %s", err)
+            destination = self.home_url
+        handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
+        log.debug("sign-out: browser goes to %s", "home" if destination == self.home_url else "the provider's end-session endpoint")
+        return f"{self.routes_url}/signed-out/{handoff_id}"
+
+    async def complete_sign_out(self, handoff_id: str | None, session_id: str | None) -> str:
+        """Where the browser goes once its cookie is cleared."""
+        handoff = await self.handoffs.take("sign_out", handoff_id, session_id) if handoff_id else None
+        return handoff["url"] if handoff else self.home_url

@@ -1,0 +1,335 @@
+"""The Redis storage: one store shared by every worker on every machine.
+
+Each step that reads and then writes is one Lua script, so it is atomic
+across workers the way one SQLite statement is. Every record carries its
+own `expires_at`, checked against the caller's clock as SQLite does; Redis
+expiry only clears records away (a session an hour later, `GC_AFTER`, so an
+ended one can still say why). Needs Redis 7 or later. Scripts reach keys
+they derive themselves, so this needs one Redis (with replicas, if wanted),
+not Redis Cluster. Keys start with `logto:`, apart from Reflex's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import redis.asyncio as redis
+
+from reflex_logto.sessions.stores import SessionRow, no_transaction, unavailable_on
+
+log = logging.getLogger(__name__)
+
+PREFIX = "logto:"
+GC_AFTER = 60 * 60  # seconds a session's record is kept past its expiry: an ended session can still say why
+PURGE_INTERVAL = 60  # seconds
+SOCKET_TIMEOUT = 5  # seconds: a Redis that stops answering fails the request, it doesn't hang it
+
+FIELDS = ("handle", "sub", "sid", "claims", "refresh_at", "user_agent", "acting_party", "created_at", "last_used_at", "expires_at")
+
+_END_SESSION = """
+local function end_session(prefix, key, reason, reason_ttl)
+  local s = prefix .. 'session:' .. key
+  local f = redis.call('HMGET', s, 'sub', 'sid', 'tokens')
+  redis.call('ZREM', prefix .. 'sessions', key)
+  if not f[3] then return false end
+  redis.call('DEL', s)
+  redis.call('SREM', prefix .. 'sub:' .. f[1], key)
+  if f[2] then redis.call('SREM', prefix .. 'sid:' .. f[2], key) end
+  redis.call('SET', prefix .. 'ended:' .. key, reason, 'EX', reason_ttl)  -- reason: "<until> <why>"
+  return f[3]
+end
+"""
+
+CLAIM_TRANSACTION = """
+local f = redis.call('HMGET', KEYS[1], 'payload', 'expires_at', 'binding')
+if not f[1] or f[3] or tonumber(f[2]) <= tonumber(ARGV[2]) then return false end
+redis.call('HSET', KEYS[1], 'binding', ARGV[1])
+return f[1]
+"""
+
+TAKE_TRANSACTION = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+redis.call('DEL', KEYS[1])
+local t = ARGV[1] .. 'txn:' .. id
+local f = redis.call('HMGET', t, 'binding', 'payload', 'expires_at')
+redis.call('DEL', t)
+if not f[2] then return false end
+return {id, f[1], f[2], f[3]}
+"""
+
+TAKE_HANDOFF = """
+local f = redis.call('HMGET', KEYS[1], 'kind', 'binding', 'payload', 'expires_at')
+redis.call('DEL', KEYS[1])
+if not f[3] then return false end
+return f
+"""
+
+TOUCH_SESSION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+END_SESSION = _END_SESSION + "return end_session(ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+
+TAKE_LEASE = """
+local lease = redis.call('HGET', KEYS[1], 'refresh_lease')
+if not lease or tonumber(lease) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'refresh_lease', ARGV[2], 'refresh_owner', ARGV[3])
+return 1
+"""
+
+END_WAIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'refresh_owner') == 0 then
+  redis.call('HSET', KEYS[1], 'refresh_lease', 0)
+end
+"""
+
+RELEASE_LEASE = """
+if redis.call('HGET', KEYS[1], 'refresh_owner') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'refresh_lease', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'refresh_owner')
+end
+"""
+
+SAVE_REFRESHED = """
+if redis.call('HGET', KEYS[1], 'refresh_owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'tokens', ARGV[2], 'claims', ARGV[3], 'refresh_at', ARGV[4], 'refresh_lease', 0)
+redis.call('HDEL', KEYS[1], 'refresh_owner')
+return 1
+"""
+
+SPEND_LOGOUT_TOKEN = _END_SESSION + """
+local prefix = ARGV[1]
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return -1 end
+local keys
+if ARGV[3] ~= '' and ARGV[4] ~= '' then
+  keys = redis.call('SINTER', prefix .. 'sub:' .. ARGV[3], prefix .. 'sid:' .. ARGV[4])
+elseif ARGV[3] ~= '' then
+  keys = redis.call('SMEMBERS', prefix .. 'sub:' .. ARGV[3])
+else
+  keys = redis.call('SMEMBERS', prefix .. 'sid:' .. ARGV[4])
+end
+local ended = 0
+for _, key in ipairs(keys) do
+  if end_session(prefix, key, ARGV[6], ARGV[5]) then
+    ended = ended + 1
+  else  -- cleared away by expiry: drop it from the indexes too
+    if ARGV[3] ~= '' then redis.call('SREM', prefix .. 'sub:' .. ARGV[3], key) end
+    if ARGV[4] ~= '' then redis.call('SREM', prefix .. 'sid:' .. ARGV[4], key) end
+  end
+end
+return ended
+"""
+
+
+def _ttl(expires_at: float, now: float, keep: int = 0) -> int:
+    """Whole seconds until Redis may clear a record that expires at `expires_at` (plus `keep`)."""
+    return max(1, math.ceil(expires_at - now)) + keep
+
+
+def _reason(reason: str, until: float) -> str:
+    """An ended session's reason, with when to forget it (checked against the caller's clock)."""
+    return f"{until!r} {reason}"
+
+
+def _number(value: bytes | None) -> float | None:
+    return float(value) if value not in (None, b"") else None
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+@unavailable_on(redis.RedisError, "Redis")
+class RedisStorage:
+    def __init__(self, url: str):
+        self.redis = redis.Redis.from_url(
+            url, decode_responses=False, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
+        )
+        script = self.redis.register_script
+        self._claim_transaction = script(CLAIM_TRANSACTION)
+        self._take_transaction = script(TAKE_TRANSACTION)
+        self._take_handoff = script(TAKE_HANDOFF)
+        self._touch_session = script(TOUCH_SESSION)
+        self._end_session = script(END_SESSION)
+        self._take_lease = script(TAKE_LEASE)
+        self._end_wait = script(END_WAIT)
+        self._release_lease = script(RELEASE_LEASE)
+        self._save_refreshed = script(SAVE_REFRESHED)
+        self._spend_logout_token = script(SPEND_LOGOUT_TOKEN)
+        self._purged_at = float("-inf")
+
+    def atomic(self):
+        return no_transaction()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # -- sign-in transactions ----------------------------------------------
+
+    async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
+        ttl = _ttl(expires_at, now, keep=60)  # a callback that comes a little late is told it expired
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{PREFIX}txn:{txn_id}", mapping={"state_hash": state_hash, "payload": payload, "expires_at": repr(expires_at)})
+            pipe.expire(f"{PREFIX}txn:{txn_id}", ttl)
+            pipe.set(f"{PREFIX}txn-state:{state_hash}", txn_id, ex=ttl)
+            await pipe.execute()
+
+    async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
+        return await self._claim_transaction(keys=[f"{PREFIX}txn:{txn_id}"], args=[binding_hash, repr(now)])
+
+    async def take_transaction(self, state_hash: str) -> tuple[str, str | None, bytes, float] | None:
+        found = await self._take_transaction(keys=[f"{PREFIX}txn-state:{state_hash}"], args=[PREFIX])
+        if not found:
+            return None
+        txn_id, binding, payload, expires_at = found
+        return txn_id.decode(), _text(binding), payload, float(expires_at)
+
+    # -- handoffs ------------------------------------------------------------
+
+    async def insert_handoff(self, handoff_id: str, kind: str, binding_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            key = f"{PREFIX}handoff:{handoff_id}"
+            pipe.hset(key, mapping={"kind": kind, "binding": binding_hash, "payload": payload, "expires_at": repr(expires_at)})
+            pipe.expire(key, _ttl(expires_at, now))
+            await pipe.execute()
+
+    async def take_handoff(self, handoff_id: str) -> tuple[str, str, bytes, float] | None:
+        found = await self._take_handoff(keys=[f"{PREFIX}handoff:{handoff_id}"])
+        if not found:
+            return None
+        kind, binding, payload, expires_at = found
+        return kind.decode(), binding.decode(), payload, float(expires_at)
+
+    # -- sessions ------------------------------------------------------------
+
+    async def insert_session(self, row: SessionRow, tokens: bytes, *, deadline: float, now: float) -> None:
+        key, *values = row
+        record: dict[str, str | bytes | int] = {"tokens": tokens, "refresh_lease": 0, "refresh_at": ""}
+        for field, value in zip(FIELDS, values):
+            if value is not None:  # an absent field reads back as None
+                record[field] = repr(value) if isinstance(value, float) else value
+        ttl = _ttl(row[-1], now, keep=GC_AFTER)
+        sub, sid = row[2], row[3]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{PREFIX}session:{key}", mapping=record)
+            pipe.expire(f"{PREFIX}session:{key}", ttl)
+            pipe.zadd(f"{PREFIX}sessions", {key: deadline})
+            for index in ([f"{PREFIX}sub:{sub}"] + ([f"{PREFIX}sid:{sid}"] if sid else [])):
+                pipe.sadd(index, key)
+                pipe.expire(index, ttl, nx=True)  # a new index: as long as its session
+                pipe.expire(index, ttl, gt=True)  # an existing one: as long as its longest
+            await pipe.execute()
+        await self._purge(now)
+
+    async def _purge(self, now: float) -> None:
+        """Drop sessions past their deadline from the live index; at most once a minute per process.
+
+        Nothing else reads it: such a session is ended by its next lookup, or cleared away by expiry.
+        """
+        if now - self._purged_at < PURGE_INTERVAL:
+            return
+        self._purged_at = now
+        try:
+            await self.redis.zremrangebyscore(f"{PREFIX}sessions", "-inf", repr(now))
+        except redis.RedisError as err:  # housekeeping: the sign-in that ran it has succeeded
+            log.warning("could not purge the sessions index: %s", err)
+
+    async def get_session(self, key: str) -> tuple[SessionRow, bytes] | None:
+        values = await self.redis.hmget(f"{PREFIX}session:{key}", [*FIELDS, "tokens"])
+        if values[-1] is None:
+            return None
+        return _row(key, values[:-1]), values[-1]
+
+    async def touch_session(self, key: str, now: float, deadline: float) -> None:
+        await self._touch_session(keys=[f"{PREFIX}session:{key}", f"{PREFIX}sessions"], args=[repr(now), repr(deadline), key])
+
+    async def session_tokens(self, key: str) -> bytes | None:
+        return await self.redis.hget(f"{PREFIX}session:{key}", "tokens")
+
+    async def end_session(self, key: str, reason: str, reason_until: float, *, now: float) -> bytes | None:
+        reason_ttl = _ttl(reason_until, now)
+        tokens = await self._end_session(args=[PREFIX, key, _reason(reason, reason_until), reason_ttl])
+        return tokens or None
+
+    async def ended_reason(self, key: str, now: float) -> str | None:
+        found = await self.redis.get(f"{PREFIX}ended:{key}")
+        if found is None:
+            return None
+        until, reason = found.decode().split(" ", 1)
+        return reason if float(until) > now else None
+
+    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRow]:
+        index = f"{PREFIX}sub:{sub}"
+        keys = [member.decode() for member in await self.redis.smembers(index)]
+        rows: list[SessionRow] = []
+        gone: list[str] = []
+        for key, values in zip(keys, await self._many(keys)):
+            if values[0] is None:
+                gone.append(key)
+                continue
+            row = _row(key, values)
+            if row[-1] > now and row[-2] > idle_since:
+                rows.append(row)
+        if gone:
+            await self.redis.srem(index, *gone)
+        return sorted(rows, key=lambda row: row[-2], reverse=True)
+
+    async def _many(self, keys: Sequence[str]) -> list[list[bytes | None]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(f"{PREFIX}session:{key}", FIELDS)
+            return await pipe.execute()
+
+    async def count_live(self, now: float, idle_since: float) -> int:
+        # Scored by deadline, the earlier of both lifetimes, as of the session's last use:
+        # live means a deadline still ahead (with the idle timeout the session was last used under).
+        return await self.redis.zcount(f"{PREFIX}sessions", f"({now!r}", "+inf")
+
+    async def session_keys(self, sub: str | None, sid: str | None) -> list[str]:
+        indexes = [f"{PREFIX}{name}:{value}" for name, value in (("sub", sub), ("sid", sid)) if value is not None]
+        if not indexes:
+            return []
+        return [member.decode() for member in await self.redis.sinter(indexes)]
+
+    # -- refresh leases ------------------------------------------------------
+
+    async def take_lease(self, key: str, owner: str, now: float, until: float) -> bool:
+        return bool(await self._take_lease(keys=[f"{PREFIX}session:{key}"], args=[repr(now), repr(until), owner]))
+
+    async def lease_is_a_wait(self, key: str, now: float) -> bool:
+        lease, owner = await self.redis.hmget(f"{PREFIX}session:{key}", ["refresh_lease", "refresh_owner"])
+        return lease is not None and float(lease) > now and owner is None
+
+    async def end_wait(self, key: str) -> None:
+        await self._end_wait(keys=[f"{PREFIX}session:{key}"])
+
+    async def release_lease(self, key: str, owner: str, until: float) -> None:
+        await self._release_lease(keys=[f"{PREFIX}session:{key}"], args=[owner, repr(until)])
+
+    async def save_refreshed(self, key: str, owner: str, tokens: bytes, claims: str, refresh_at: float | None) -> bool:
+        args = [owner, tokens, claims, "" if refresh_at is None else repr(refresh_at)]
+        return bool(await self._save_refreshed(keys=[f"{PREFIX}session:{key}"], args=args))
+
+    # -- back-channel logout -------------------------------------------------
+
+    async def spend_logout_token(
+        self, jti: str, expires_at: float, sub: str | None, sid: str | None, reason_until: float, *, now: float
+    ) -> int | None:
+        args = [PREFIX, _ttl(expires_at, now), sub or "", sid or "", _ttl(reason_until, now),
+                _reason("provider_logout", reason_until)]
+        ended = await self._spend_logout_token(keys=[f"{PREFIX}jti:{jti}"], args=args)
+        return None if ended < 0 else ended
+
+
+def _row(key: str, values: Sequence[bytes | None]) -> SessionRow:
+    handle, sub, sid, claims, refresh_at, user_agent, acting, created_at, last_used_at, expires_at = values
+    return (
+        key, handle.decode(), sub.decode(), _text(sid), claims.decode(), _number(refresh_at), user_agent.decode(),
+        _text(acting), float(created_at), float(last_used_at), float(expires_at),
+    )

@@ -1,0 +1,257 @@
+"""The embedded SQLite storage: the default, for one machine.
+
+One connection per process, used from the event loop: a statement on a small
+indexed table takes tens of microseconds, less than handing it to a thread
+costs, and nothing here suspends, so the connection's transactions never
+interleave. WAL mode lets several worker processes share the file; a writer
+that finds it locked waits (busy_timeout), so writes are one short statement
+each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from reflex_logto.config import make_local_dir
+from reflex_logto.sessions.stores import SessionRow, unavailable_on
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS transactions (
+    id          TEXT PRIMARY KEY,      -- random: names the transaction in the start URL
+    state_hash  TEXT NOT NULL UNIQUE,  -- sha256 of `state`: the callback finds it by this
+    binding     TEXT,                  -- sha256 of the browser's binding cookie, once claimed
+    payload     BLOB NOT NULL,         -- sealed: state, nonce, PKCE verifier, return path
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handoffs (
+    id          TEXT PRIMARY KEY,      -- random: names the handoff in a backend route URL
+    kind        TEXT NOT NULL,         -- 'sign_in' or 'sign_out'
+    binding     TEXT NOT NULL,         -- sha256 of the cookie that must come with it
+    payload     BLOB NOT NULL,         -- sealed
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id                TEXT PRIMARY KEY,     -- sha256 of the session id in the cookie
+    handle            TEXT NOT NULL UNIQUE, -- random public name, for the user's list of sessions
+    sub               TEXT NOT NULL,
+    sid               TEXT,                 -- the provider's session (ID token `sid`), for back-channel logout
+    claims            TEXT NOT NULL,        -- the ID token's claims, JSON
+    tokens            BLOB NOT NULL,        -- sealed TokenSet
+    refresh_at        REAL,                 -- when the access token is due for renewal (decided unsealed)
+    user_agent        TEXT NOT NULL,
+    acting_party      TEXT,                 -- who acts for the user (impersonation), if anyone
+    created_at        REAL NOT NULL,
+    last_used_at      REAL NOT NULL,
+    expires_at        REAL NOT NULL,        -- the absolute end
+    refresh_lease     REAL NOT NULL DEFAULT 0,  -- no other refresh before then (one under way, or a retry wait)
+    refresh_owner     TEXT                  -- who holds the lease: a refresh under way, or NULL for a wait
+);
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    id          TEXT PRIMARY KEY,          -- as sessions.id
+    reason      TEXT NOT NULL,             -- why, for the page that still shows it
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logout_tokens (
+    jti         TEXT PRIMARY KEY,          -- back-channel logout tokens seen, so none is replayed
+    expires_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transactions_expiry ON transactions (expires_at);
+CREATE INDEX IF NOT EXISTS handoffs_expiry ON handoffs (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_sub ON sessions (sub);
+CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
+CREATE INDEX IF NOT EXISTS ended_sessions_expiry ON ended_sessions (expires_at);
+CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
+"""
+SCHEMA_VERSION = 4
+PURGE_INTERVAL = 60  # seconds
+TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
+COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
+
+
+@unavailable_on(sqlite3.Error, "SQLite")
+class SqliteStorage:
+    def __init__(self, path: str):
+        if path != ":memory:":
+            make_local_dir(Path(path).parent)
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute("PRAGMA busy_timeout=5000")
+        self._purged_at = float("-inf")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # One process at a time: workers starting together must not both rebuild.
+        with self._transaction():
+            if self.connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Before 1.0 the schema changes wholesale: start afresh (everyone signs in again).
+                for table in TABLES:
+                    self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    self.connection.execute(statement)
+                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, params)
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        # The body's storage calls never suspend (see the module's docstring).
+        with self._transaction():
+            yield
+
+    def _purge_expired(self, now: float) -> None:
+        """Drop expired rows; at most once a minute per process."""
+        if now - self._purged_at < PURGE_INTERVAL:
+            return
+        self._purged_at = now
+        for table in TABLES:
+            self.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
+
+    async def close(self) -> None:
+        self.connection.close()
+
+    # -- sign-in transactions ----------------------------------------------
+
+    async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
+        self._purge_expired(now)
+        self.execute(
+            "INSERT INTO transactions (id, state_hash, payload, expires_at) VALUES (?, ?, ?, ?)",
+            (txn_id, state_hash, payload, expires_at),
+        )
+
+    async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
+        row = self.execute(
+            "UPDATE transactions SET binding = ? WHERE id = ? AND binding IS NULL AND expires_at > ? RETURNING payload",
+            (binding_hash, txn_id, now),
+        ).fetchone()
+        return row[0] if row else None
+
+    async def take_transaction(self, state_hash: str) -> tuple[str, str | None, bytes, float] | None:
+        return self.execute(
+            "DELETE FROM transactions WHERE state_hash = ? RETURNING id, binding, payload, expires_at", (state_hash,)
+        ).fetchone()
+
+    # -- handoffs ------------------------------------------------------------
+
+    async def insert_handoff(self, handoff_id: str, kind: str, binding_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
+        self.execute(
+            "INSERT INTO handoffs (id, kind, binding, payload, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (handoff_id, kind, binding_hash, payload, expires_at),
+        )
+
+    async def take_handoff(self, handoff_id: str) -> tuple[str, str, bytes, float] | None:
+        return self.execute(
+            "DELETE FROM handoffs WHERE id = ? RETURNING kind, binding, payload, expires_at", (handoff_id,)
+        ).fetchone()
+
+    # -- sessions ------------------------------------------------------------
+
+    async def insert_session(self, row: SessionRow, tokens: bytes, *, deadline: float, now: float) -> None:
+        self.execute(f"INSERT INTO sessions ({COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, tokens))
+
+    async def get_session(self, key: str) -> tuple[SessionRow, bytes] | None:
+        # Only the sealed tokens' header: enough to know whether they still open.
+        row = self.execute(f"SELECT {COLUMNS}, substr(tokens, 1, 5) FROM sessions WHERE id = ?", (key,)).fetchone()
+        return (row[:-1], row[-1]) if row else None
+
+    async def touch_session(self, key: str, now: float, deadline: float) -> None:
+        self.execute("UPDATE sessions SET last_used_at = ? WHERE id = ?", (now, key))
+
+    async def session_tokens(self, key: str) -> bytes | None:
+        row = self.execute("SELECT tokens FROM sessions WHERE id = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    async def end_session(self, key: str, reason: str, reason_until: float, *, now: float) -> bytes | None:
+        row = self.execute("DELETE FROM sessions WHERE id = ? RETURNING tokens", (key,)).fetchone()
+        if row is None:
+            return None
+        self.execute(
+            "INSERT OR REPLACE INTO ended_sessions (id, reason, expires_at) VALUES (?, ?, ?)", (key, reason, reason_until)
+        )
+        return row[0]
+
+    async def ended_reason(self, key: str, now: float) -> str | None:
+        row = self.execute("SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)).fetchone()
+        return row[0] if row else None
+
+    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRow]:
+        return self.execute(
+            f"SELECT {COLUMNS} FROM sessions WHERE sub = ? AND expires_at > ? AND last_used_at > ? "
+            "ORDER BY last_used_at DESC",
+            (sub, now, idle_since),
+        ).fetchall()
+
+    async def count_live(self, now: float, idle_since: float) -> int:
+        return self.execute(
+            "SELECT count(*) FROM sessions WHERE expires_at > ? AND last_used_at > ?", (now, idle_since)
+        ).fetchone()[0]
+
+    async def session_keys(self, sub: str | None, sid: str | None) -> list[str]:
+        clauses, params = [], []
+        for column, value in (("sub", sub), ("sid", sid)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if not clauses:
+            return []
+        return [row[0] for row in self.execute(f"SELECT id FROM sessions WHERE {' AND '.join(clauses)}", tuple(params))]
+
+    # -- refresh leases ------------------------------------------------------
+
+    async def take_lease(self, key: str, owner: str, now: float, until: float) -> bool:
+        cursor = self.execute(
+            "UPDATE sessions SET refresh_lease = ?, refresh_owner = ? WHERE id = ? AND refresh_lease <= ?",
+            (until, owner, key, now),
+        )
+        return cursor.rowcount == 1
+
+    async def lease_is_a_wait(self, key: str, now: float) -> bool:
+        row = self.execute("SELECT refresh_lease, refresh_owner FROM sessions WHERE id = ?", (key,)).fetchone()
+        return row is not None and row[0] > now and row[1] is None
+
+    async def end_wait(self, key: str) -> None:
+        self.execute("UPDATE sessions SET refresh_lease = 0 WHERE id = ? AND refresh_owner IS NULL", (key,))
+
+    async def release_lease(self, key: str, owner: str, until: float) -> None:
+        self.execute(
+            "UPDATE sessions SET refresh_lease = ?, refresh_owner = NULL WHERE id = ? AND refresh_owner = ?",
+            (until, key, owner),
+        )
+
+    async def save_refreshed(self, key: str, owner: str, tokens: bytes, claims: str, refresh_at: float | None) -> bool:
+        cursor = self.execute(
+            "UPDATE sessions SET tokens = ?, claims = ?, refresh_at = ?, refresh_lease = 0, refresh_owner = NULL "
+            "WHERE id = ? AND refresh_owner = ?",
+            (tokens, claims, refresh_at, key, owner),
+        )
+        return cursor.rowcount == 1
+
+    # -- back-channel logout -------------------------------------------------
+
+    async def spend_logout_token(
+        self, jti: str, expires_at: float, sub: str | None, sid: str | None, reason_until: float, *, now: float
+    ) -> int | None:
+        with self._transaction():
+            self.execute("DELETE FROM logout_tokens WHERE expires_at <= ?", (now,))
+            inserted = self.execute("INSERT OR IGNORE INTO logout_tokens (jti, expires_at) VALUES (?, ?)", (jti, expires_at))
+            if inserted.rowcount != 1:
+                return None
+            keys = await self.session_keys(sub, sid)
+            for key in keys:
+                await self.end_session(key, "provider_logout", reason_until, now=now)
+        return len(keys)

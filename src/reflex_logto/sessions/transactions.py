@@ -1,0 +1,121 @@
+"""Sign-in transactions and handoffs: created on the server, used once, short-lived.
+
+A transaction holds what the callback needs (state, nonce, PKCE verifier,
+return path). It is bound to the browser that started it: the start route
+claims it for a random binding cookie, and only a callback that brings that
+cookie can take it. `take` deletes as it reads, so a replayed callback finds
+nothing.
+
+A handoff carries a finished sign-in (or sign-out) from a Reflex event handler
+to a backend route that can set or clear the HttpOnly cookie. It is bound to a
+cookie the same way, and used once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import secrets
+import time
+from typing import Any
+
+from reflex_logto.errors import InvalidTransaction
+from reflex_logto.sessions.sealing import Sealer, SealError
+from reflex_logto.sessions.stores import Storage, digest
+
+TRANSACTION_TTL = 10 * 60  # 10 minutes, in seconds
+HANDOFF_TTL = 60  # seconds: the browser follows a handoff at once
+
+
+@dataclasses.dataclass(frozen=True)
+class SignInTransaction:
+    id: str
+    state: str
+    nonce: str
+    code_verifier: str
+    return_path: str
+
+
+def new_transaction(return_path: str) -> SignInTransaction:
+    """Fresh random values for one sign-in (RFC 7636 verifier: 43+ characters)."""
+    return SignInTransaction(
+        id=secrets.token_urlsafe(24),
+        state=secrets.token_urlsafe(32),
+        nonce=secrets.token_urlsafe(32),
+        code_verifier=secrets.token_urlsafe(64),
+        return_path=return_path,
+    )
+
+
+class TransactionStore:
+    def __init__(self, storage: Storage, sealer: Sealer):
+        self._storage = storage
+        self._sealer = sealer
+
+    async def save(self, txn: SignInTransaction, authorization_url: str, *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        payload = {**dataclasses.asdict(txn), "authorization_url": authorization_url}
+        sealed = self._sealer.seal(payload, record=txn.id)
+        await self._storage.insert_transaction(txn.id, digest(txn.state), sealed, now + TRANSACTION_TTL, now=now)
+
+    async def claim(self, txn_id: str, binding: str, *, now: float | None = None) -> str | None:
+        """Bind an unclaimed transaction to this browser; return where to send it, or None."""
+        now = time.time() if now is None else now
+        payload = await self._storage.claim_transaction(txn_id, digest(binding), now)
+        if payload is None:
+            return None
+        return self._open(txn_id, payload)["authorization_url"]
+
+    async def take(self, state: str, binding: str | None, *, now: float | None = None) -> SignInTransaction:
+        """Remove and return the transaction for `state`, if this browser started it.
+
+        Raises:
+            InvalidTransaction: none is waiting, it expired, or another browser holds it.
+        """
+        now = time.time() if now is None else now
+        row = await self._storage.take_transaction(digest(state))
+        if row is None:
+            raise InvalidTransaction("no sign-in is waiting for this state (unknown or already used)")
+        txn_id, bound_to, payload, expires_at = row
+        if expires_at <= now:
+            raise InvalidTransaction("the sign-in transaction expired")
+        if not bound_to or not binding or not hmac.compare_digest(bound_to, digest(binding)):
+            raise InvalidTransaction("the callback came from another browser than the one that started it")
+        value = self._open(txn_id, payload)
+        value.pop("authorization_url", None)
+        return SignInTransaction(**value)
+
+    def _open(self, record: str, blob: bytes) -> dict[str, Any]:
+        try:
+            return self._sealer.open(blob, record=record)
+        except SealError as err:
+            raise InvalidTransaction("the sign-in transaction does not open with the current secret") from err
+
+
+class HandoffStore:
+    def __init__(self, storage: Storage, sealer: Sealer):
+        self._storage = storage
+        self._sealer = sealer
+
+    async def create(self, kind: str, binding: str, payload: dict[str, Any], *, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        handoff_id = secrets.token_urlsafe(24)
+        sealed = self._sealer.seal(payload, record=handoff_id)
+        await self._storage.insert_handoff(handoff_id, kind, digest(binding), sealed, now + HANDOFF_TTL, now=now)
+        return handoff_id
+
+    async def take(self, kind: str, handoff_id: str, binding: str | None, *, now: float | None = None) -> dict[str, Any] | None:
+        """Remove and return the handoff if it is of this kind, fresh, and this cookie's."""
+        now = time.time() if now is None else now
+        row = await self._storage.take_handoff(handoff_id)
+        if row is None:
+            return None
+        found_kind, bound_to, payload, expires_at = row
+        if found_kind != kind or expires_at <= now or not binding:
+            return None
+        if not hmac.compare_digest(bound_to, digest(binding)):
+            return None
+        try:
+            return self._sealer.open(payload, record=handoff_id)
+        except SealError:
+            return None
