@@ -3,10 +3,6 @@ import os
 import reflex as rx
 from reflex import constants
 
-# The process that runs `reflex run` loads this file first; the development
-# provider, if the app starts one, stops when that process does.
-os.environ.setdefault("LOGTO_DEV_OWNER_PID", str(os.getpid()))
-
 config = rx.Config(
     app_name="app",
     # Tab state: in Redis with several workers (REFLEX_REDIS_URL), otherwise in memory.

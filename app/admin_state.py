@@ -1,6 +1,7 @@
 """The demo admin page's data: loaded only for a signed-in user with the `admin` role."""
 
 import reflex as rx
+
 import reflex_logto
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-import reflex_logto
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+import reflex_logto
 
 API_PATH = "/api/demo"
 API_SCOPE = "read:demo"

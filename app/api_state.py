@@ -5,6 +5,7 @@ import os
 
 import httpx
 import reflex as rx
+
 import reflex_logto
 
 from .api import API_PATH, API_SCOPE, api_resource

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import reflex as rx
+
 import reflex_logto
 
 from .admin_state import AdminState

@@ -1,6 +1,7 @@
 """The demo's page frame; the sign-in pieces come from reflex_logto."""
 
 import reflex as rx
+
 import reflex_logto
 from reflex_logto import AuthState
 

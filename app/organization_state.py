@@ -1,6 +1,7 @@
 """The profile page's organizations: the user's, an active one, and its organization token."""
 
 import reflex as rx
+
 import reflex_logto
 
 MAX_ID_LENGTH = 128

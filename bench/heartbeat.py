@@ -21,7 +21,6 @@ from pathlib import Path
 from event_client import Tab, UserAgent
 from harness import app_with_users
 
-
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex states be made directly
 
-from reflex_logto.sessions.stores.redis import RedisStorage  # noqa: E402
-from reflex_logto.sessions.stores.sqlite import SqliteStorage  # noqa: E402
 from reflex_logto.oidc.client import TokenSet  # noqa: E402
 from reflex_logto.sessions.sealing import Sealer  # noqa: E402
 from reflex_logto.sessions.store import SessionStore  # noqa: E402
+from reflex_logto.sessions.stores.redis import RedisStorage  # noqa: E402
+from reflex_logto.sessions.stores.sqlite import SqliteStorage  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state  # noqa: E402

@@ -30,14 +30,15 @@ DEMO_USERS = ROOT / "app" / "dev_users.json"
 # here, without a websocket) only under a test runner; this is one.
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/server_side.py")
 
-from reflex_logto.reflex import runtime  # noqa: E402
+from harness import percentile  # noqa: E402  (bench/ is the script's own folder)
+
 from reflex_logto.config import AuthConfig  # noqa: E402
-from reflex_logto.reflex.routes import auth_routes  # noqa: E402
 from reflex_logto.devprovider.launcher import start  # noqa: E402
+from reflex_logto.reflex import runtime  # noqa: E402
+from reflex_logto.reflex.routes import auth_routes  # noqa: E402
 from tests.support.provider_browser import ProviderBrowser  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state, navigation, run  # noqa: E402
-from harness import percentile  # noqa: E402  (bench/ is the script's own folder)
 
 BASE = "http://localhost:3999"
 

@@ -23,7 +23,6 @@ import time
 from event_client import Tab, UserAgent
 from harness import app_with_users, percentile
 
-
 EMAIL = re.compile(r"load-user\d{4}@example\.com")
 
 

@@ -28,7 +28,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     """Fast tests first: unit, then integration, then the browser."""
-    order = {"unit": 0, "integration": 1, "browser": 2}
+    order = {"unit": 0, "integration": 1, "package": 2, "browser": 2}
     items.sort(key=lambda item: order.get(item.path.parent.name, 1))
 
 

@@ -2,8 +2,9 @@
 
 import reflex as rx
 
-from ..admin_state import AdminState
 from reflex_logto import protected
+
+from ..admin_state import AdminState
 from ..components import page_frame
 
 

@@ -1,6 +1,7 @@
 """/callback: the package's "Signing in..." and its errors, inside the demo's frame."""
 
 import reflex as rx
+
 import reflex_logto
 
 from ..components import page_frame

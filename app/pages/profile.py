@@ -3,8 +3,9 @@
 import reflex as rx
 
 from reflex_logto import AccountState, AuthState, get_config
-from ..components import page_frame
+
 from ..api_state import ApiDemoState
+from ..components import page_frame
 from ..organization_state import OrganizationState
 from ..profile_state import ProfileState
 from .account import provider_check_panel, sessions_panel

@@ -40,6 +40,7 @@ from reflex_logto.reflex.components import (
 )
 from reflex_logto.reflex.guards import has_role, protected, requires_session
 from reflex_logto.reflex.messages import message_for
+from reflex_logto.reflex.plugin import LogtoPlugin
 from reflex_logto.reflex.runtime import get_config
 from reflex_logto.reflex.setup import load_config, setup
 from reflex_logto.reflex.state import AuthState
@@ -53,7 +54,7 @@ from reflex_logto.reflex.user import (
     live_session_count,
     verify_access_token,
 )
-from reflex_logto.sessions.stores import Storage
+from reflex_logto.sessions.stores import HandoffRecord, SessionRecord, Storage, TransactionRecord
 
 __version__ = "0.1.0"
 
@@ -64,15 +65,19 @@ __all__ = [
     "AuthState",
     "ConfigurationError",
     "DevelopmentProvider",
+    "HandoffRecord",
     "InsufficientScope",
     "InvalidAccessToken",
+    "LogtoPlugin",
     "ProviderUnavailable",
     "SessionEnded",
+    "SessionRecord",
     "SignInError",
     "SignInOptions",
     "Storage",
     "TokenRequestFailed",
     "TokenSet",
+    "TransactionRecord",
     "User",
     "UserSession",
     "callback_content",

@@ -227,13 +227,14 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _provider_url(name: str, value: str) -> str:
+def _https_url(name: str, value: str, *, expected: str = "an absolute https:// URL") -> str:
+    """An absolute URL without query or fragment; plain HTTP only on this machine, where
+    nobody else can listen in (and cookies can't be Secure or __Host- over it anyway)."""
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(f"{name} must be an absolute https:// URL, got {value!r}")
+        raise ConfigurationError(f"{name} must be {expected}, got {value!r}")
     if parts.query or parts.fragment:
         raise ConfigurationError(f"{name} must not have a query or fragment, got {value!r}")
-    # Plain HTTP only where nobody else can listen in: a provider on this machine.
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"{name} must use https:// (plain http is allowed for localhost only), got {value!r}"
@@ -241,20 +242,12 @@ def _provider_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def _provider_url(name: str, value: str) -> str:
+    return _https_url(name, value)
+
+
 def _base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(
-            f"LOGTO_BASE_URL must be the app's absolute URL, like http://localhost:3000, got {value!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"LOGTO_BASE_URL must not have a query or fragment, got {value!r}")
-    # Over plain HTTP the cookies can't be Secure or __Host-: only on this machine.
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"LOGTO_BASE_URL must use https:// (plain http is allowed for localhost only), got {value!r}"
-        )
-    return value.rstrip("/")
+    return _https_url("LOGTO_BASE_URL", value, expected="the app's absolute URL, like http://localhost:3000")
 
 
 def _cookie_secret(name: str, value: str) -> str:

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 import app.app  # noqa: F401  (registers every page and state of the app)
 import reflex_logto
+from app.organization_state import OrganizationState
 from reflex_logto.reflex.access import SESSION, access_rules
 from reflex_logto.reflex.account_state import AccountState
 from reflex_logto.reflex.state import AuthState
-from app.organization_state import OrganizationState
 from tests.support.reflex_state import auth_state, navigation, run
 
 

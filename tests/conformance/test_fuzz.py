@@ -7,7 +7,6 @@ import urllib.parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-
 PARAMETERS = ["code", "state", "iss", "error", "error_description", "app_error", "session_state", "x"]
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(["", "%00", "../", "<script>", "\r\n"])
 queries = st.lists(st.tuples(st.sampled_from(PARAMETERS) | st.text(max_size=10), text), max_size=8)

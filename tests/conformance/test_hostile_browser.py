@@ -8,8 +8,8 @@ import urllib.parse
 
 import pytest
 
-from reflex_logto.sessions import transactions
 from reflex_logto.reflex.account_state import AccountState
+from reflex_logto.sessions import transactions
 from tests.support.fake_provider import APP_URL
 from tests.support.reflex_state import auth_state, navigation, run
 from tests.support.relying_party import refused_safely
@@ -178,7 +178,7 @@ async def test_victims_tab_with_the_attackers_cookie_gains_nothing(rp, op):
         victim_tab.router = auth_state("/", cookie=attacker_cookie).router
         handle = victim_tab.sessions[0]["handle"] if victim_tab.sessions else "x"
         await run(victim_tab.check_with_provider)
-        await run(lambda: victim_tab.end_session(handle))
+        await run(lambda handle=handle: victim_tab.end_session(handle))
         await run(victim_tab.end_other_sessions)
         await run(victim_tab.sign_out)
         assert not victim_tab.signed_in and victim_tab.claims == [] and victim_tab.sessions == []

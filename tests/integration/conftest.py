@@ -1,8 +1,8 @@
 import httpx
 import pytest
 
-from reflex_logto.reflex import runtime
 from reflex_logto.config import AuthConfig
+from reflex_logto.reflex import runtime
 from reflex_logto.reflex.routes import auth_routes
 from tests.support.app_flow import BACKEND
 

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from reflex_logto.reflex import runtime
-from reflex_logto.reflex.state import AuthState
 from reflex_logto.reflex.account_state import AccountState
+from reflex_logto.reflex.state import AuthState
 from tests.support.app_flow import cookie_header, sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser
 from tests.support.reflex_state import auth_state, run

@@ -10,8 +10,8 @@ import urllib.parse
 import httpx
 import pytest
 
-from reflex_logto.reflex import runtime
 from reflex_logto.config import AuthConfig
+from reflex_logto.reflex import runtime
 from reflex_logto.reflex.routes import auth_routes
 from tests.support.app_flow import BACKEND, cookie_header, path_of, sign_in, stored_tokens
 from tests.support.provider_browser import ProviderBrowser

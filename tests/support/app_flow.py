@@ -6,10 +6,10 @@ import urllib.parse
 
 import httpx
 
-from reflex_logto.reflex import runtime
-from reflex_logto.sessions.stores import digest
 from reflex_logto.oidc.client import TokenSet
+from reflex_logto.reflex import runtime
 from reflex_logto.sessions.sealing import Sealer
+from reflex_logto.sessions.stores import digest
 from tests.support.reflex_state import auth_state, navigation, run
 
 BACKEND = "http://localhost:3999"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from joserfc import jwt
@@ -20,7 +21,7 @@ CLIENT_ID = "test-app"
 APP_URL = "https://app.example"
 
 
-def app_config(op: "FakeProvider", **changes: Any):
+def app_config(op: FakeProvider, **changes: Any):
     """The AuthConfig of an app at APP_URL that signs in with this fake provider."""
     from reflex_logto.config import AuthConfig, Secret
 

@@ -35,7 +35,7 @@ class RedisServer:
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"redis-server did not start: {(folder / 'redis.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"redis-server did not start: {(folder / 'redis.log').read_text()[-2000:]}") from None
                 time.sleep(0.05)
 
     def flush(self) -> None:

@@ -12,6 +12,7 @@ from reflex_base.event import EventSpec
 
 from reflex_logto.reflex.state import AuthState
 
+
 def default_origin() -> str:
     """The configured app's own origin: what a page of the app sends."""
     from reflex_logto.reflex import runtime

@@ -8,8 +8,8 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from app.api import api_routes
-from reflex_logto.reflex import runtime
 from reflex_logto.oidc.access_token import InsufficientScope, InvalidAccessToken, check_access_token
+from reflex_logto.reflex import runtime
 from tests.support.fake_provider import APP_URL, app_config
 
 API = f"{APP_URL}/api"

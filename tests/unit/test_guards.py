@@ -91,7 +91,7 @@ async def test_requires_session_runs_every_kind_of_handler_and_refuses_without_a
     for cookie, expected in ((rp.cookie_header(), ["plain", "generator", "coroutine"]), ("", [])):
         ran.clear()
         page = auth_state("/", cookie=cookie)
-        events = [*await run(lambda: plain(page)), *await run(lambda: generator(page)), *await run(lambda: coroutine(page))]
+        events = [*await run(lambda page=page: plain(page)), *await run(lambda page=page: generator(page)), *await run(lambda page=page: coroutine(page))]
         assert ran == expected
         assert len(events) == (2 if expected else 0)
 

@@ -4,8 +4,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
-from reflex_logto.errors import InvalidIdToken, InvalidProviderMetadata
-from reflex_logto.errors import UnknownSigningKey
+from reflex_logto.errors import InvalidIdToken, InvalidProviderMetadata, UnknownSigningKey
 from reflex_logto.oidc.id_token import allowed_algorithms, validate_id_token
 from tests.support.fake_provider import FakeProvider
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from reflex_logto.errors import ProviderUnavailable
-from reflex_logto.sessions.lifecycle import SessionEnded, SessionLifecycle
 from reflex_logto.oidc.client import OidcClient
+from reflex_logto.sessions.lifecycle import SessionEnded, SessionLifecycle
 from reflex_logto.sessions.sealing import Sealer
 from reflex_logto.sessions.store import SessionStore
 from tests.support.fake_provider import FakeProvider, app_config, form

@@ -4,9 +4,9 @@ import urllib.parse
 
 import pytest
 
+from reflex_logto.oidc.options import SIGN_UP, SignInOptions
 from reflex_logto.reflex import runtime
 from reflex_logto.sessions.hooks import Hooks
-from reflex_logto.oidc.options import SIGN_UP, SignInOptions
 from tests.support.fake_provider import APP_URL, app_config
 from tests.support.reflex_state import auth_state, navigation, run
 from tests.support.relying_party import RelyingParty

@@ -145,3 +145,20 @@ async def test_revoke_failure_is_not_raised(op):
 async def test_shared_client_keeps_no_tokens_after_an_exchange(op, client):
     await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
     assert not client._http.token
+
+
+async def test_a_token_endpoint_refusing_the_app_names_the_settings_to_check(client, op):
+    op.token_response = lambda request: httpx.Response(401, json={"error": "invalid_client"})
+    with pytest.raises(TokenRequestFailed, match="invalid_client: .*check LOGTO_APP_ID and LOGTO_APP_SECRET"):
+        await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
+
+
+async def test_discovery_that_is_not_there_says_which_setting_points_at_it(op):
+    op.discovery = None
+    op.handle = lambda request: httpx.Response(404, json={"error": "not_found"})
+    oidc = OidcClient(app_config(op), transport=httpx.MockTransport(op.handle))
+    try:
+        with pytest.raises(InvalidProviderMetadata, match=r"HTTP 404 \(is LOGTO_ENDPOINT, or OIDC_ISSUER, the provider's URL\?\)"):
+            await oidc.metadata()
+    finally:
+        await oidc.aclose()

@@ -4,8 +4,8 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
-from reflex_logto.reflex import runtime
 from reflex_logto.oidc.client import TokenSet
+from reflex_logto.reflex import runtime
 from reflex_logto.reflex.routes import auth_routes
 from tests.support.fake_provider import FakeProvider, app_config
 from tests.unit.test_logout_token import logout_token

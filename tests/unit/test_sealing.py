@@ -1,6 +1,6 @@
 import pytest
 
-from reflex_logto.sessions.sealing import SealError, Sealer
+from reflex_logto.sessions.sealing import Sealer, SealError
 
 
 def test_round_trip_and_record_binding():

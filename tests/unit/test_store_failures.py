@@ -5,8 +5,8 @@ session is left, and the grant the provider just issued does not outlive it."""
 import pytest
 
 from reflex_logto.config import Secret
-from tests.support.fake_provider import FakeProvider, form
 from tests.support.app_server import free_port
+from tests.support.fake_provider import FakeProvider, form
 from tests.support.reflex_state import auth_state, run
 from tests.support.relying_party import RelyingParty
 

@@ -62,11 +62,6 @@ async def test_unclaimed_transaction_cannot_be_taken(transactions):
         await transactions.take(txn.state, None, now=NOW)
 
 
-async def test_a_transaction_is_claimed_once(transactions):
-    txn = await started(transactions)
-    assert await transactions.claim(txn.id, "browser-b", now=NOW) is None
-
-
 async def test_it_expires_after_ten_minutes(transactions):
     txn = await started(transactions)
     assert TRANSACTION_TTL == 600

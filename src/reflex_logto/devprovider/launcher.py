@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -262,15 +263,29 @@ def ensure_running(state_dir: Path, *, owner_pid: int | None = None, users_file:
     record = state_dir / "provider.json"
     with open(state_dir / "launch.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one launch at a time across reflex's processes
+        users = str((users_file or DEFAULT_USERS).resolve())
         if record.exists():
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                known = DevProvider(**json.loads(record.read_text()))
-                if known.healthy():
-                    return known
+                known = json.loads(record.read_text())
+                running = DevProvider(origin=known["origin"], admin_token=known["admin_token"], pid=known["pid"])
+                if known.get("users") == users and running.healthy():
+                    return running
+                if running.healthy():  # ours, but started with other users: replace it
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(running.pid, signal.SIGTERM)
+                    _wait_for_exit(running)
         port = PREFERRED_PORT if _port_free(PREFERRED_PORT) else 0
         provider = start(state_dir, port=port, owner_pid=owner_pid, users_file=users_file)
-        _write_private(record, {"origin": provider.origin, "admin_token": provider.admin_token, "pid": provider.pid})
+        _write_private(
+            record, {"origin": provider.origin, "admin_token": provider.admin_token, "pid": provider.pid, "users": users}
+        )
         return provider
+
+
+def _wait_for_exit(provider: DevProvider, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and provider.healthy():
+        time.sleep(0.05)
 
 
 def _write_private(path: Path, value: dict) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import time
 import urllib.parse
 import warnings
@@ -37,6 +38,7 @@ from joserfc.jwk import KeySet
 
 from reflex_logto.config import AuthConfig
 from reflex_logto.errors import (
+    ConfigurationError,
     InvalidAccessToken,
     InvalidIdToken,
     InvalidProviderMetadata,
@@ -306,7 +308,7 @@ class OidcClient:
             if response.status_code != 200:
                 log.warning("refresh token revocation answered %s", response.status_code)
             return response.status_code == 200
-        except (httpx.HTTPError, asyncio.TimeoutError, SignInError) as err:
+        except (TimeoutError, httpx.HTTPError, SignInError) as err:
             log.warning("refresh token revocation failed: %s", type(err).__name__)
             return False
 
@@ -325,6 +327,35 @@ class OidcClient:
             metadata.end_session_endpoint,
             {"client_id": self.config.client_id, "post_logout_redirect_uri": self.config.post_logout_redirect_uri},
         )
+
+    async def check_client_credentials(self) -> None:
+        """Check that the provider accepts the app's client ID and secret, by redeeming a
+        made-up authorization code: `invalid_grant` (the code is bad) means the credentials
+        passed. Nothing is issued; used by `python -m reflex_logto check`.
+
+        Raises:
+            ConfigurationError: the provider refused the credentials (invalid_client),
+                naming LOGTO_APP_ID and LOGTO_APP_SECRET.
+            SignInError: any other answer, or the provider could not be reached.
+        """
+        metadata = await self.metadata()
+        try:
+            await self._token_request(
+                "code_exchange",
+                metadata.token_endpoint,
+                grant_type="authorization_code",
+                code=secrets.token_urlsafe(32),
+                code_verifier=secrets.token_urlsafe(48),
+                redirect_uri=self.config.redirect_uri,
+            )
+        except TokenRequestFailed as err:
+            error = getattr(err.__cause__, "error", None)
+            if error == "invalid_grant":
+                return
+            if error == "invalid_client":
+                raise ConfigurationError(str(err)) from err
+            raise
+        raise TokenRequestFailed("the token endpoint accepted a made-up authorization code")
 
     # -- plumbing -----------------------------------------------------------
 
@@ -369,21 +400,6 @@ def _hint(step: Step, url: str, status: int) -> str:
     if "/oidc/oidc/" in url:
         return " (LOGTO_ENDPOINT must not end in /oidc: drop it)"
     return " (is LOGTO_ENDPOINT, or OIDC_ISSUER, the provider's URL?)"
-
-
-def _act_sub(act: Any) -> str | None:
-    return str(act["sub"]) if isinstance(act, dict) and act.get("sub") else None
-
-
-def _check_token_response(response: httpx.Response) -> httpx.Response:
-    """A token endpoint answering 5xx is down, whatever its body says; one answering megabytes is broken."""
-    if response.status_code >= 500:
-        raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
-    if len(response.content) > MAX_RESPONSE_BYTES:
-        raise TokenRequestFailed(f"token response of {len(response.content)} bytes")
-    return response
-
-
 
 
 def _act_sub(act: Any) -> str | None:

@@ -44,15 +44,16 @@ def access_token_of(token: dict[str, Any]) -> str:
 
 
 def token_set(token: dict[str, Any], claims: dict[str, Any], *, refresh_token: str | None) -> TokenSet:
+    """A TokenSet of a token response; the access token's lifetime from `expires_in`, if it is sane."""
     expires_in = token.get("expires_in")
-    known = isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0
+    lifetime = expires_in if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0 else None
     now = int(time.time())
     return TokenSet(
         id_token=token.get("id_token") or "",
         claims=claims,
         access_token=token["access_token"],
         refresh_token=refresh_token,
-        expires_at=now + expires_in if known else None,
+        expires_at=now + lifetime if lifetime else None,
         scope=str(token.get("scope", "")),
-        refresh_at=now + expires_in - min(REFRESH_EARLY, expires_in // 4) if known else None,
+        refresh_at=now + lifetime - min(REFRESH_EARLY, lifetime // 4) if lifetime else None,
     )

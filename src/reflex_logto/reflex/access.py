@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 import reflex as rx
+from reflex.state import BaseState
 
 from reflex_logto.errors import ConfigurationError
 
@@ -49,7 +50,7 @@ def checks_session(handler: F) -> F:
     return mark(handler, SESSION)
 
 
-def _states(cls: type[rx.State]) -> Iterator[type[rx.State]]:
+def _states(cls: type[BaseState]) -> Iterator[type[BaseState]]:
     yield cls
     for sub in cls.get_substates():
         yield from _states(sub)
@@ -60,7 +61,7 @@ def _is_reflex_own(cls: type) -> bool:
     return module == "reflex" or module.startswith(("reflex.", "reflex_base."))
 
 
-def access_rule(cls: type[rx.State], name: str) -> Rule | None:
+def access_rule(cls: type[BaseState], name: str) -> Rule | None:
     """The rule of one event handler of a state class, or None if it has none."""
     if name in FRAMEWORK_HANDLERS or _is_reflex_own(cls):
         return FRAMEWORK

@@ -7,7 +7,7 @@ and refuses at once if it is gone, whatever this tab's state says.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import reflex as rx
 
@@ -25,7 +25,7 @@ MAX_HANDLE_LENGTH = 64
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class AccountState(AuthState):
@@ -119,6 +119,6 @@ class AccountState(AuthState):
             return
         self.userinfo = claim_rows(info)
         self.provider_check = (
-            f"Confirmed by the sign-in service at {datetime.now(timezone.utc).strftime('%H:%M:%S UTC')} "
+            f"Confirmed by the sign-in service at {datetime.now(UTC).strftime('%H:%M:%S UTC')} "
             f"({len(info)} claims in user info)."
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Claims whose value is a time (seconds since the epoch), shown also as a date.
@@ -16,7 +16,7 @@ def readable_time(value: Any) -> str:
         return ""
     seconds = value / 1000 if value > 100_000_000_000 else value  # past year 5138 in seconds: milliseconds
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (ValueError, OverflowError, OSError):
         return ""
 

@@ -74,7 +74,7 @@ def requires_session(handler: Callable | None = None, *, role: str | None = None
 
         if wants_session:
             # What Reflex reads to map the browser's arguments: everything but `session`.
-            guarded.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            guarded.__signature__ = signature.replace(
                 parameters=[p for name, p in signature.parameters.items() if name != SESSION_PARAMETER]
             )
             guarded.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != SESSION_PARAMETER}

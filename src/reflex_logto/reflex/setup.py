@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
+import multiprocessing
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import reflex as rx
 from reflex_base.environment import environment
 from reflex_base.utils.format import format_route
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from reflex_logto.config import AuthConfig, read_environ
 from reflex_logto.devprovider.options import DevelopmentProvider
@@ -62,7 +67,7 @@ def _dev_provider_settings(env: Mapping[str, str], development: DevelopmentProvi
         settings = app_settings(
             base_url,
             backend_url=_routes_url(base_url),
-            owner_pid=int(owner) if owner.isdigit() else None,
+            owner_pid=int(owner) if owner.isdigit() else _reflex_run_pid(),
             state_dir=Path(state_dir) if state_dir else None,
             users_file=Path(development.users_file) if development.users_file else None,
             api_resources=development.api_resources,
@@ -86,6 +91,17 @@ def _dev_provider_settings(env: Mapping[str, str], development: DevelopmentProvi
             for indicator in development.api_resources
         )
     return settings
+
+
+def _reflex_run_pid() -> int:
+    """The process the development provider lives as long as, by default: `reflex run` itself.
+
+    Under `reflex run` the app is imported in worker processes it starts (the compile pool,
+    then one backend worker per hot reload); the provider must outlive them, or a hot reload
+    stops it (its sessions and tokens are in memory).
+    """
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid else os.getpid()
 
 
 def _frontend_url() -> str:
@@ -126,8 +142,8 @@ def setup(
     session store the config names (a Storage, or a function that opens one in
     each worker process). `callback_page` renders the callback route (None: the
     app adds its own, with `on_load=AuthState.finish_sign_in`). With
-    `protect_all_pages`, every page added afterwards requires sign-in, except
-    `/`, the callback and `public_routes`. `sign_in_options` names the ways to
+    `protect_all_pages`, every page requires sign-in (those added before and
+    after), except `/`, the callback and `public_routes`. `sign_in_options` names the ways to
     sign in that pages may offer (besides "default" and "sign_up");
     `on_sign_in` and `on_sign_out` are the app's hooks. Returns the config.
     """
@@ -145,13 +161,15 @@ def setup(
         hooks=Hooks(on_sign_in=on_sign_in, on_sign_out=on_sign_out),
     )
     if protect_all_pages:
-        _guard_pages_added_later(app, ("/", config.callback_path, *public_routes))
+        _guard_pages(app, ("/", config.callback_path, *public_routes))
     if callback_page is not None:
         from reflex_logto.reflex.state import AuthState
 
         app.add_page(callback_page, route=config.callback_path, title="Signing in", on_load=AuthState.finish_sign_in)
     transformers = app.api_transformer
-    existing = [] if transformers is None else list(transformers) if isinstance(transformers, (list, tuple)) else [transformers]
+    existing: list[Starlette | Callable[[ASGIApp], ASGIApp]] = (
+        [] if transformers is None else list(transformers) if isinstance(transformers, Sequence) else [transformers]
+    )
     app.api_transformer = [functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix)]
     app.register_lifespan_task(_client_lifespan)
     if config.debug:
@@ -160,7 +178,7 @@ def setup(
     return config
 
 
-def _startup_checks(app: rx.App, config: AuthConfig, asgi_app):
+def _startup_checks(app: rx.App, config: AuthConfig, asgi_app: ASGIApp) -> ASGIApp:
     """Run as the backend starts, once every page and state exists: refuse an app that is unsafe
     or can't finish a sign-in, with one line that says why."""
     try:
@@ -175,14 +193,26 @@ def _startup_checks(app: rx.App, config: AuthConfig, asgi_app):
     return asgi_app
 
 
-def _guard_pages_added_later(app: rx.App, public_routes: tuple[str, ...]) -> None:
+def _guard_pages(app: rx.App, public_routes: tuple[str, ...]) -> None:
+    """Every page but the public ones requires sign-in: those the app already has, and
+    every page added later, whichever way it comes in."""
     from reflex_logto.reflex.guards import protected
     from reflex_logto.reflex.state import AuthState
 
     public = {format_route(route) for route in public_routes}
-    # Every way a page gets in (add_page, @rx.page, plugins) goes through _prepare_page.
-    prepare_page = app._prepare_page
 
+    def guarded(component, on_load):
+        extra = list(on_load) if isinstance(on_load, (list, tuple)) else [on_load] if on_load else []
+        return protected(component), [AuthState.require_sign_in, *extra]
+
+    for route, page in list(app._unevaluated_pages.items()):
+        if route not in public and page.component is not None:
+            component, on_load = guarded(page.component, page.on_load)
+            app._unevaluated_pages[route] = dataclasses.replace(page, component=component, on_load=on_load)
+            app._load_events[route] = on_load
+
+    # Every way a page gets in later (add_page, @rx.page, plugins) goes through _prepare_page.
+    prepare_page = app._prepare_page
     signature = inspect.signature(prepare_page)
 
     @functools.wraps(prepare_page)
@@ -192,9 +222,7 @@ def _guard_pages_added_later(app: rx.App, public_routes: tuple[str, ...]) -> Non
         component, route, on_load = (page.arguments[k] for k in ("component", "route", "on_load"))
         # Reflex adds its own 404 page (no component) at compile time: never guarded.
         if component is not None and app._page_route_key(component, route) not in public:
-            page.arguments["component"] = protected(component)
-            extra = list(on_load) if isinstance(on_load, (list, tuple)) else [on_load] if on_load else []
-            page.arguments["on_load"] = [AuthState.require_sign_in, *extra]
+            page.arguments["component"], page.arguments["on_load"] = guarded(component, on_load)
         return prepare_page(*page.args, **page.kwargs)
 
     object.__setattr__(app, "_prepare_page", prepare_guarded_page)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from reflex_logto.errors import AuthorizationDenied, ProviderUnavailable, SessionEnded, SignInError
 from reflex_logto.reflex.access import public
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 
 GUARD_LOOP_WINDOW = 15  # seconds: sent to sign in again this soon means the cookie didn't stick
 
-def _navigate(url: str, *, replace: bool = False) -> rx.event.EventSpec:
+def _navigate(url: str, *, replace: bool = False) -> EventSpec:
     """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
     method = "replace" if replace else "assign"
     return rx.call_script(f"window.location.{method}({json.dumps(url)})")
@@ -152,7 +151,7 @@ class AuthState(rx.State):
         """on_load of a protected page: show it to a signed-in visitor; send anyone else to sign in,
         back to this page (path and query) afterwards."""
         await self.load_session()
-        if self.signed_in or self.router.url.path.rstrip("/") == "/callback":
+        if self.signed_in or self.router.url.path.rstrip("/") == get_flow().config.callback_path:
             self._guard_sent_at = 0.0
             return
         if time.time() - self._guard_sent_at < GUARD_LOOP_WINDOW:
@@ -235,15 +234,15 @@ class AuthState(rx.State):
         yield
         # The page the user is on is where they come back to; the flow keeps
         # only a same-origin path.
-        url = self.router.url
-        path = url.path
-        return_path = "/" if path.rstrip("/") == "/callback" else path + (f"?{url.query}" if url.query else "")
+        page = self.router.url
+        on_callback = page.path.rstrip("/") == get_flow().config.callback_path
+        return_path = "/" if on_callback else page.path + (f"?{page.query}" if page.query else "")
         try:
-            url = await get_flow().start_sign_in(return_path, option)
+            start_url = await get_flow().start_sign_in(return_path, option)
         except Exception as err:
             self._fail(err, "starting sign-in")
             return
-        yield _navigate(url)
+        yield _navigate(start_url)
 
     @rx.event
     @public

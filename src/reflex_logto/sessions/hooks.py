@@ -41,7 +41,7 @@ async def _run(name: str, call: Awaitable[None]) -> None:
     # log, not a reason to undo the user's sign-in or sign-out.
     try:
         await asyncio.wait_for(call, HOOK_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.error("%s hook took longer than %ss and was cancelled", name, HOOK_TIMEOUT)
     except Exception:
         log.exception("%s hook failed", name)

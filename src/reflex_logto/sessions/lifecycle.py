@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -67,7 +68,7 @@ class SessionLifecycle:
         if task is None:
             task = asyncio.create_task(self.fresh_tokens(session))
             self._running[session.key] = task
-            task.add_done_callback(lambda done, key=session.key: self._finished(key, done))
+            task.add_done_callback(functools.partial(self._finished, session.key))
         await asyncio.wait({task}, timeout=PAGE_WAIT)
         if not task.done():
             return None
@@ -156,7 +157,7 @@ class SessionLifecycle:
             log.info("refresh refused, session ended: %s", err)
             await self.sessions.end(key, "revoked")
             raise SessionEnded("revoked") from err
-        except (SignInError, asyncio.TimeoutError) as err:
+        except (TimeoutError, SignInError) as err:
             return await self._refresh_failed(key, owner, tokens, err)
         except BaseException:
             await self.sessions.release_refresh_lease(key, owner)
@@ -237,7 +238,7 @@ class SessionLifecycle:
             # the session and its other tokens are fine, and nothing waits.
             await self.sessions.release_refresh_lease(key, owner)
             raise
-        except (SignInError, asyncio.TimeoutError) as err:
+        except (TimeoutError, SignInError) as err:
             await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
             raise ProviderUnavailable(f"no access token for {audience}: {err}") from err
         except BaseException:

@@ -12,12 +12,12 @@ import dataclasses
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from reflex_logto.config import SESSION_IDLE_TIMEOUT, SESSION_MAX_AGE
 from reflex_logto.oidc.client import TokenSet
 from reflex_logto.sessions.sealing import Sealer, SealError
-from reflex_logto.sessions.stores import SessionRow, Storage, digest
+from reflex_logto.sessions.stores import SessionRecord, Storage, digest
 
 SESSION_ID_BYTES = 32
 TOUCH_INTERVAL = 60  # seconds: last use is written at most this often per session (less for short idle timeouts)
@@ -49,14 +49,25 @@ class Lookup:
     ended_reason: str | None = None
 
 
-def looks_like_session_id(value: str | None) -> bool:
+def looks_like_session_id(value: str | None) -> TypeGuard[str]:
     """Cheap shape check before a store lookup: our ids are 43 URL-safe characters."""
-    return bool(value) and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
+    return value is not None and len(value) == 43 and value.replace("-", "").replace("_", "").isalnum()
 
 
-def _session(row: SessionRow) -> Session:
-    key, handle, sub, sid, claims, refresh_at, user_agent, acting, created_at, last_used_at, expires_at = row
-    return Session(key, handle, sub, sid, json.loads(claims), refresh_at, user_agent, acting, created_at, last_used_at, expires_at)
+def _session(record: SessionRecord) -> Session:
+    return Session(
+        key=record.key,
+        handle=record.handle,
+        sub=record.sub,
+        sid=record.sid,
+        claims=json.loads(record.claims),
+        refresh_at=record.refresh_at,
+        user_agent=record.user_agent,
+        acting_party=record.acting_party,
+        created_at=record.created_at,
+        last_used_at=record.last_used_at,
+        expires_at=record.expires_at,
+    )
 
 
 class SessionStore:
@@ -79,21 +90,21 @@ class SessionStore:
         now = time.time() if now is None else now
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = digest(session_id)
-        row = (
-            key,
-            secrets.token_urlsafe(12),
-            tokens.claims["sub"],
-            tokens.claims.get("sid"),
-            json.dumps(tokens.claims),
-            _refresh_at(tokens),
-            user_agent[:512],
-            tokens.acting_party,
-            now,
-            now,
-            now + self.max_age,
+        record = SessionRecord(
+            key=key,
+            handle=secrets.token_urlsafe(12),
+            sub=tokens.claims["sub"],
+            sid=tokens.claims.get("sid"),
+            claims=json.dumps(tokens.claims),
+            refresh_at=_refresh_at(tokens),
+            user_agent=user_agent[:512],
+            acting_party=tokens.acting_party,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self.max_age,
         )
         sealed = self._sealer.seal(tokens.to_dict(), record=key)
-        await self._storage.insert_session(row, sealed, deadline=self._deadline(now, now + self.max_age), now=now)
+        await self._storage.insert_session(record, sealed, deadline=self._deadline(now, record.expires_at), now=now)
         return session_id
 
     def _deadline(self, last_used_at: float, expires_at: float) -> float:
@@ -113,8 +124,8 @@ class SessionStore:
         found = await self._storage.get_session(key)
         if found is None:
             return Lookup(None, await self.ended_reason(key, now=now))
-        row, sealed_tokens = found
-        session = _session(row)
+        record, sealed_tokens = found
+        session = _session(record)
         if not self._sealer.can_open(sealed_tokens):
             # Sealed with a secret that has since been dropped: nothing usable is left.
             await self.end(key, "expired", now=now)
@@ -165,7 +176,7 @@ class SessionStore:
     async def list_for(self, sub: str, *, now: float | None = None) -> list[Session]:
         """The user's live sessions, most recently used first."""
         now = time.time() if now is None else now
-        return [_session(row) for row in await self._storage.sessions_of(sub, now, now - self.idle_timeout)]
+        return [_session(record) for record in await self._storage.sessions_of(sub, now, now - self.idle_timeout)]
 
     async def count_live(self, *, now: float | None = None) -> int:
         """How many sessions are live: within both lifetimes."""

@@ -73,15 +73,15 @@ class TransactionStore:
             InvalidTransaction: none is waiting, it expired, or another browser holds it.
         """
         now = time.time() if now is None else now
-        row = await self._storage.take_transaction(digest(state))
-        if row is None:
+        record = await self._storage.take_transaction(digest(state))
+        if record is None:
             raise InvalidTransaction("no sign-in is waiting for this state (unknown or already used)")
-        txn_id, bound_to, payload, expires_at = row
-        if expires_at <= now:
+        if record.expires_at <= now:
             raise InvalidTransaction("the sign-in transaction expired")
+        bound_to = record.binding_hash
         if not bound_to or not binding or not hmac.compare_digest(bound_to, digest(binding)):
             raise InvalidTransaction("the callback came from another browser than the one that started it")
-        value = self._open(txn_id, payload)
+        value = self._open(record.id, record.payload)
         value.pop("authorization_url", None)
         return SignInTransaction(**value)
 
@@ -107,15 +107,14 @@ class HandoffStore:
     async def take(self, kind: str, handoff_id: str, binding: str | None, *, now: float | None = None) -> dict[str, Any] | None:
         """Remove and return the handoff if it is of this kind, fresh, and this cookie's."""
         now = time.time() if now is None else now
-        row = await self._storage.take_handoff(handoff_id)
-        if row is None:
+        record = await self._storage.take_handoff(handoff_id)
+        if record is None:
             return None
-        found_kind, bound_to, payload, expires_at = row
-        if found_kind != kind or expires_at <= now or not binding:
+        if record.kind != kind or record.expires_at <= now or not binding:
             return None
-        if not hmac.compare_digest(bound_to, digest(binding)):
+        if not hmac.compare_digest(record.binding_hash, digest(binding)):
             return None
         try:
-            return self._sealer.open(payload, record=handoff_id)
+            return self._sealer.open(record.payload, record=handoff_id)
         except SealError:
             return None

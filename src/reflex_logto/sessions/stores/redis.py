@@ -17,7 +17,13 @@ from collections.abc import Sequence
 
 import redis.asyncio as redis
 
-from reflex_logto.sessions.stores import SessionRow, no_transaction, unavailable_on
+from reflex_logto.sessions.stores import (
+    HandoffRecord,
+    SessionRecord,
+    TransactionRecord,
+    no_transaction,
+    unavailable_on,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,7 @@ GC_AFTER = 60 * 60  # seconds a session's record is kept past its expiry: an end
 PURGE_INTERVAL = 60  # seconds
 SOCKET_TIMEOUT = 5  # seconds: a Redis that stops answering fails the request, it doesn't hang it
 
+# A session's hash fields: SessionRecord's, but for `key` (in the hash's name), and `tokens`.
 FIELDS = ("handle", "sub", "sid", "claims", "refresh_at", "user_agent", "acting_party", "created_at", "last_used_at", "expires_at")
 
 _END_SESSION = """
@@ -183,12 +190,12 @@ class RedisStorage:
     async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
         return await self._claim_transaction(keys=[f"{PREFIX}txn:{txn_id}"], args=[binding_hash, repr(now)])
 
-    async def take_transaction(self, state_hash: str) -> tuple[str, str | None, bytes, float] | None:
+    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
         found = await self._take_transaction(keys=[f"{PREFIX}txn-state:{state_hash}"], args=[PREFIX])
         if not found:
             return None
         txn_id, binding, payload, expires_at = found
-        return txn_id.decode(), _text(binding), payload, float(expires_at)
+        return TransactionRecord(txn_id.decode(), _text(binding), payload, float(expires_at))
 
     # -- handoffs ------------------------------------------------------------
 
@@ -199,25 +206,25 @@ class RedisStorage:
             pipe.expire(key, _ttl(expires_at, now))
             await pipe.execute()
 
-    async def take_handoff(self, handoff_id: str) -> tuple[str, str, bytes, float] | None:
+    async def take_handoff(self, handoff_id: str) -> HandoffRecord | None:
         found = await self._take_handoff(keys=[f"{PREFIX}handoff:{handoff_id}"])
         if not found:
             return None
         kind, binding, payload, expires_at = found
-        return kind.decode(), binding.decode(), payload, float(expires_at)
+        return HandoffRecord(kind.decode(), binding.decode(), payload, float(expires_at))
 
     # -- sessions ------------------------------------------------------------
 
-    async def insert_session(self, row: SessionRow, tokens: bytes, *, deadline: float, now: float) -> None:
-        key, *values = row
-        record: dict[str, str | bytes | int] = {"tokens": tokens, "refresh_lease": 0, "refresh_at": ""}
-        for field, value in zip(FIELDS, values):
+    async def insert_session(self, record: SessionRecord, tokens: bytes, *, deadline: float, now: float) -> None:
+        key, sub, sid = record.key, record.sub, record.sid
+        fields: dict[str, str | bytes | int] = {"tokens": tokens, "refresh_lease": 0, "refresh_at": ""}
+        for field in FIELDS:
+            value = getattr(record, field)
             if value is not None:  # an absent field reads back as None
-                record[field] = repr(value) if isinstance(value, float) else value
-        ttl = _ttl(row[-1], now, keep=GC_AFTER)
-        sub, sid = row[2], row[3]
+                fields[field] = repr(value) if isinstance(value, float) else value
+        ttl = _ttl(record.expires_at, now, keep=GC_AFTER)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(f"{PREFIX}session:{key}", mapping=record)
+            pipe.hset(f"{PREFIX}session:{key}", mapping=fields)
             pipe.expire(f"{PREFIX}session:{key}", ttl)
             pipe.zadd(f"{PREFIX}sessions", {key: deadline})
             for index in ([f"{PREFIX}sub:{sub}"] + ([f"{PREFIX}sid:{sid}"] if sid else [])):
@@ -240,11 +247,11 @@ class RedisStorage:
         except redis.RedisError as err:  # housekeeping: the sign-in that ran it has succeeded
             log.warning("could not purge the sessions index: %s", err)
 
-    async def get_session(self, key: str) -> tuple[SessionRow, bytes] | None:
+    async def get_session(self, key: str) -> tuple[SessionRecord, bytes] | None:
         values = await self.redis.hmget(f"{PREFIX}session:{key}", [*FIELDS, "tokens"])
         if values[-1] is None:
             return None
-        return _row(key, values[:-1]), values[-1]
+        return _record(key, values[:-1]), values[-1]
 
     async def touch_session(self, key: str, now: float, deadline: float) -> None:
         await self._touch_session(keys=[f"{PREFIX}session:{key}", f"{PREFIX}sessions"], args=[repr(now), repr(deadline), key])
@@ -264,21 +271,21 @@ class RedisStorage:
         until, reason = found.decode().split(" ", 1)
         return reason if float(until) > now else None
 
-    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRow]:
+    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRecord]:
         index = f"{PREFIX}sub:{sub}"
         keys = [member.decode() for member in await self.redis.smembers(index)]
-        rows: list[SessionRow] = []
+        records: list[SessionRecord] = []
         gone: list[str] = []
-        for key, values in zip(keys, await self._many(keys)):
+        for key, values in zip(keys, await self._many(keys), strict=True):
             if values[0] is None:
                 gone.append(key)
                 continue
-            row = _row(key, values)
-            if row[-1] > now and row[-2] > idle_since:
-                rows.append(row)
+            record = _record(key, values)
+            if record.expires_at > now and record.last_used_at > idle_since:
+                records.append(record)
         if gone:
             await self.redis.srem(index, *gone)
-        return sorted(rows, key=lambda row: row[-2], reverse=True)
+        return sorted(records, key=lambda record: record.last_used_at, reverse=True)
 
     async def _many(self, keys: Sequence[str]) -> list[list[bytes | None]]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -327,9 +334,10 @@ class RedisStorage:
         return None if ended < 0 else ended
 
 
-def _row(key: str, values: Sequence[bytes | None]) -> SessionRow:
+def _record(key: str, values: Sequence[bytes | None]) -> SessionRecord:
+    """A session's record from its hash fields, in the order of FIELDS."""
     handle, sub, sid, claims, refresh_at, user_agent, acting, created_at, last_used_at, expires_at = values
-    return (
+    return SessionRecord(
         key, handle.decode(), sub.decode(), _text(sid), claims.decode(), _number(refresh_at), user_agent.decode(),
         _text(acting), float(created_at), float(last_used_at), float(expires_at),
     )

@@ -11,12 +11,14 @@ each.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import operator
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from reflex_logto.config import make_local_dir
-from reflex_logto.sessions.stores import SessionRow, unavailable_on
+from reflex_logto.sessions.stores import HandoffRecord, SessionRecord, TransactionRecord, unavailable_on
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
@@ -69,7 +71,9 @@ CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
 SCHEMA_VERSION = 4
 PURGE_INTERVAL = 60  # seconds
 TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
+# In the order of SessionRecord's fields (`id` is its `key`).
 COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
+_session_values = operator.attrgetter(*(field.name for field in dataclasses.fields(SessionRecord)))
 
 
 @unavailable_on(sqlite3.Error, "SQLite")
@@ -141,10 +145,11 @@ class SqliteStorage:
         ).fetchone()
         return row[0] if row else None
 
-    async def take_transaction(self, state_hash: str) -> tuple[str, str | None, bytes, float] | None:
-        return self.execute(
+    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
+        row = self.execute(
             "DELETE FROM transactions WHERE state_hash = ? RETURNING id, binding, payload, expires_at", (state_hash,)
         ).fetchone()
+        return TransactionRecord(*row) if row else None
 
     # -- handoffs ------------------------------------------------------------
 
@@ -154,20 +159,24 @@ class SqliteStorage:
             (handoff_id, kind, binding_hash, payload, expires_at),
         )
 
-    async def take_handoff(self, handoff_id: str) -> tuple[str, str, bytes, float] | None:
-        return self.execute(
+    async def take_handoff(self, handoff_id: str) -> HandoffRecord | None:
+        row = self.execute(
             "DELETE FROM handoffs WHERE id = ? RETURNING kind, binding, payload, expires_at", (handoff_id,)
         ).fetchone()
+        return HandoffRecord(*row) if row else None
 
     # -- sessions ------------------------------------------------------------
 
-    async def insert_session(self, row: SessionRow, tokens: bytes, *, deadline: float, now: float) -> None:
-        self.execute(f"INSERT INTO sessions ({COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, tokens))
+    async def insert_session(self, record: SessionRecord, tokens: bytes, *, deadline: float, now: float) -> None:
+        self.execute(
+            f"INSERT INTO sessions ({COLUMNS}, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*_session_values(record), tokens),
+        )
 
-    async def get_session(self, key: str) -> tuple[SessionRow, bytes] | None:
+    async def get_session(self, key: str) -> tuple[SessionRecord, bytes] | None:
         # Only the sealed tokens' header: enough to know whether they still open.
         row = self.execute(f"SELECT {COLUMNS}, substr(tokens, 1, 5) FROM sessions WHERE id = ?", (key,)).fetchone()
-        return (row[:-1], row[-1]) if row else None
+        return (SessionRecord(*row[:-1]), row[-1]) if row else None
 
     async def touch_session(self, key: str, now: float, deadline: float) -> None:
         self.execute("UPDATE sessions SET last_used_at = ? WHERE id = ?", (now, key))
@@ -189,12 +198,13 @@ class SqliteStorage:
         row = self.execute("SELECT reason FROM ended_sessions WHERE id = ? AND expires_at > ?", (key, now)).fetchone()
         return row[0] if row else None
 
-    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRow]:
-        return self.execute(
+    async def sessions_of(self, sub: str, now: float, idle_since: float) -> list[SessionRecord]:
+        rows = self.execute(
             f"SELECT {COLUMNS} FROM sessions WHERE sub = ? AND expires_at > ? AND last_used_at > ? "
             "ORDER BY last_used_at DESC",
             (sub, now, idle_since),
-        ).fetchall()
+        )
+        return [SessionRecord(*row) for row in rows]
 
     async def count_live(self, now: float, idle_since: float) -> int:
         return self.execute(
