@@ -1,5 +1,6 @@
 """The demo app: the signed-in user's claims on /, a profile, an admin page, and its own API."""
 
+import logging
 from pathlib import Path
 
 import reflex as rx
@@ -27,6 +28,11 @@ DEVELOPMENT = reflex_logto.DevelopmentProvider(
     api_resources={"/api": [API_SCOPE]},
     users_file=Path(__file__).with_name("dev_users.json"),
 )
+
+# Reflex sets up no Python logging for app code: the sign-in package's lines (at INFO, DEBUG
+# with LOGTO_DEBUG=true) go to stderr; everything else stays at WARNING.
+logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("reflex_logto").setLevel(logging.INFO)
 
 app = rx.App(api_transformer=[api_routes(), cache_hashed_assets])
 # Secure by default: every page added below needs sign-in, but / and /callback.

@@ -83,6 +83,8 @@ class AuthConfig:
     """The page the provider sends the browser back to (register `<base_url><callback_path>` at the provider)."""
     routes_prefix: str = "/auth"
     """Where the package's backend routes live: `<prefix>/sign-in/...`, `<prefix>/backchannel-logout`."""
+    frame_ancestors: str = "'none'"
+    """Who may frame the app's pages (CSP frame-ancestors): `'none'`, `'self'`, or https origins."""
 
     @property
     def discovery_url(self) -> str:
@@ -161,6 +163,7 @@ class AuthConfig:
             account_url=_provider_url("LOGTO_ACCOUNT_URL", account) if (account := environ.get("LOGTO_ACCOUNT_URL", "").strip()) else None,
             callback_path=_path(environ, "LOGTO_CALLBACK_PATH", "/callback"),
             routes_prefix=_path(environ, "LOGTO_ROUTES_PREFIX", "/auth"),
+            frame_ancestors=_frame_ancestors(environ.get("LOGTO_FRAME_ANCESTORS", "")),
         )
 
 
@@ -334,3 +337,37 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+
+
+def _frame_ancestors(value: str) -> str:
+    """LOGTO_FRAME_ANCESTORS: `'none'` (the default), `'self'`, or https origins, space-separated
+    (`'self'` may come with origins); the quotes around none and self may be left out."""
+    sources = value.replace(",", " ").split()
+    if not sources:
+        return "'none'"
+    keywords = {"none": "'none'", "'none'": "'none'", "self": "'self'", "'self'": "'self'"}
+    normalized = [keywords.get(source.lower()) or _https_origin(source) or "" for source in sources]
+    if "" in normalized or ("'none'" in normalized and len(normalized) > 1):
+        raise ConfigurationError(
+            "LOGTO_FRAME_ANCESTORS must be 'none', 'self', or https origins separated by spaces "
+            f"(like https://parent.example), got {value!r}"
+        )
+    return " ".join(dict.fromkeys(normalized))
+
+
+def _https_origin(value: str) -> str | None:
+    """`value` as a lower-case https origin (scheme://host[:port]), or None if it is not one."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.username is not None or parts.password is not None:
+        return None
+    host = parts.hostname.lower()
+    if parts.path not in ("", "/") or parts.query or parts.fragment or not set(host) <= _HOST_CHARS:
+        return None
+    return f"https://{host}" + (f":{port}" if port is not None else "")
+
+
+_HOST_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")

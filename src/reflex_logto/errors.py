@@ -90,6 +90,13 @@ class RefreshRejected(SignInError):
     code = "session_revoked"
 
 
+class RefreshRefused(TokenRequestFailed):
+    """The provider answered a refresh with an error that asking again won't change
+    (`invalid_scope`, `invalid_request`, ...): the session can't be renewed, though it was not revoked."""
+
+    code = "refresh_refused"
+
+
 class StoreUnavailable(SignInError):
     """The session store (Redis, or the SQLite file) could not be reached or refused the request."""
 
@@ -147,8 +154,8 @@ def translate(err: BaseException, step: Step) -> AuthError:
         said = f"the token endpoint said {oauth_error}"
         if oauth_error == "invalid_client":
             said += ": it does not accept the app's credentials, check LOGTO_APP_ID and LOGTO_APP_SECRET"
-        if step == "refresh" and oauth_error in _REFRESH_REFUSALS:
-            return RefreshRejected(said)
+        if step == "refresh":
+            return RefreshRejected(said) if oauth_error in _REFRESH_REFUSALS else RefreshRefused(said)
         return TokenRequestFailed(said)
     if isinstance(err, httpx.HTTPError):
         return ProviderUnavailable(f"{step}: {type(err).__name__}")

@@ -122,11 +122,13 @@ async def test_session_cookie_attributes_under_https(rp, op):
     params = await rp.begin()
     page, route = await rp.callback(await rp.code_response(params))
     response = await rp.browser.get(route)
-    header = response.headers["set-cookie"]
-    name, value = header.split(";")[0].split("=", 1)
+    session, done = response.headers.get_list("set-cookie")
+    name, value = session.split(";")[0].split("=", 1)
     assert name == "__Host-logto_session"
-    assert header == f"{name}={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax; Secure"
-    assert len(header) < 4096 and "Domain" not in header
+    assert session == f"{name}={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax; Secure"
+    assert len(session) < 4096 and "Domain" not in session
+    # The marker that a sign-in finished here: host-only, a minute, nothing secret in it.
+    assert done == "__Host-logto_signin_done=1; HttpOnly; Max-Age=60; Path=/; SameSite=lax; Secure"
 
 
 @pytest.mark.parametrize(

@@ -119,9 +119,10 @@ async def test_session_cookie_attributes(app, dev_provider):
     callback = auth_state(path_of(callback_url), cookie=cookie_header(app))
     response = await app.get(navigation(await run(callback.finish_sign_in)))
     session_id = app.cookies[SESSION_COOKIE]
-    assert response.headers["set-cookie"] == (
-        f"logto_session={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax"
-    )
+    assert response.headers.get_list("set-cookie") == [
+        f"logto_session={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=lax",
+        "logto_signin_done=1; HttpOnly; Max-Age=60; Path=/; SameSite=lax",
+    ]
     provider_browser.close()
 
 

@@ -89,3 +89,32 @@ def test_an_organization_token_is_not_the_users_own(op):
     with pytest.raises(InvalidAccessToken):
         check_access_token(access_token(op, organization_id="org-acme"), KeySet([op.key]), issuer=op.issuer,
                            resource=API, algorithms=["ES384"], organization_id="org-other", now=NOW)
+
+
+def check_organization(op, token, organization_id):
+    return check_access_token(token, KeySet([op.key]), issuer=op.issuer, resource=f"urn:logto:organization:{organization_id}",
+                              algorithms=["ES384"], organization_id=organization_id, now=NOW)
+
+
+def test_a_logto_organization_token_is_accepted_for_its_own_organization_only(op):
+    # As Logto issues them: no organization_id claim, the organization in the audience.
+    token = access_token(op, aud="urn:logto:organization:org-acme", scope="read:members", client_id="app")
+    assert check_organization(op, token, "org-acme")["scope"] == "read:members"
+    with pytest.raises(InvalidAccessToken, match="aud"):
+        check_organization(op, token, "org-globex")
+
+
+def test_an_organization_token_is_not_a_token_for_the_users_own_api(op):
+    token = access_token(op, aud=[API, "urn:logto:organization:org-acme"])
+    with pytest.raises(InvalidAccessToken, match="organization"):
+        check(op, token)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [({"sub": None}, "sub"), ({"sub": 42}, "sub"), ({"sub": " "}, "sub"), ({"nbf": NOW + 3600}, "nbf"),
+     ({"iat": NOW + 3600}, "iat"), ({"exp": "soon"}, "exp"), ({"scope": ["read:demo"]}, "scope")],
+)
+def test_every_registered_claim_it_relies_on_is_checked(op, overrides, reason):
+    with pytest.raises(InvalidAccessToken, match=reason):
+        check(op, access_token(op, **overrides))

@@ -110,9 +110,24 @@ def test_requires_session_refuses_background_handlers():
 async def test_a_cookie_that_does_not_stick_shows_an_error_instead_of_looping(rp, op):
     page = auth_state("/reports")
     assert navigation(await run(page.require_sign_in))  # first visit: off to sign in
-    # Back from the provider, but the browser kept no session cookie:
-    assert navigation(await run(page.require_sign_in)) is None
-    assert page.error_code == "session_not_kept" and "cookie" in page.error_message
+    # Back from a finished sign-in (its marker cookie stuck), but the session cookie did not:
+    back = auth_state("/reports", cookie=f"{rp.flow.cookies.done_name}=1")
+    assert navigation(await run(back.require_sign_in)) is None
+    assert back.error_code == "session_not_kept" and "cookie" in back.error_message
+
+
+async def test_back_to_a_protected_page_after_signing_out_offers_sign_in_not_a_cookie_error(rp, op):
+    # Sign in, sign out, then Back to the protected page (twice, as from the provider's form).
+    await rp.sign_in("/reports")
+    page = auth_state("/reports", cookie=rp.cookie_header())
+    await run(page.require_sign_in)
+    assert page.signed_in
+    signed_out = await rp.browser.get(navigation(await run(page.sign_out)))
+    assert rp.flow.cookies.done_name in signed_out.headers.get("set-cookie", "")  # cleared with the session
+    back = auth_state("/reports", cookie=rp.cookie_header())  # the same tab, back twice
+    for _ in range(2):
+        assert navigation(await run(back.require_sign_in))  # off to sign in
+        assert back.error_code == ""
 
 
 def test_protected_accepts_a_component_as_well_as_a_function():

@@ -212,3 +212,30 @@ async def test_a_refresh_keeps_the_cached_api_tokens(op, parts):
     refreshed = await lifecycle.fresh_tokens(dataclasses.replace(session, refresh_at=0))
     assert refreshed.access_token != stored.access_token
     assert refreshed.resource_tokens == cached
+
+
+async def test_a_refresh_refused_with_invalid_scope_ends_the_session_once_and_is_logged(op, parts, caplog):
+    session_id, session = await signed_in(op, parts)
+    session = await due(parts, session, expires_at=int(time.time()) - 1)  # expired too: once an outage
+    op.token_response = lambda request: httpx.Response(
+        400, json={"error": "invalid_scope", "error_description": "refresh token missing requested scopes"}
+    )
+    with caplog.at_level("WARNING", logger="reflex_logto"), pytest.raises(SessionEnded) as ended:
+        await parts[2].fresh_tokens(session)
+    assert ended.value.reason == "refresh_refused"  # a refusal, not "the provider is unavailable"
+    assert any("invalid_scope" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    assert not any("rt-456" in r.getMessage() or "at-123" in r.getMessage() for r in caplog.records)
+    refreshes = op.count("/token")
+    with pytest.raises(SessionEnded):
+        await parts[2].fresh_tokens(session)  # the next tick: no second ask
+    assert op.count("/token") == refreshes
+    assert (await parts[1].lookup(session_id)).ended_reason == "refresh_refused"
+
+
+async def test_an_unreachable_provider_is_logged_every_time_even_after_the_token_expired(op, parts, caplog):
+    session_id, session = await signed_in(op, parts)
+    session = await due(parts, session, expires_at=int(time.time()) - 1)
+    op.token_response = lambda request: httpx.Response(503)
+    with caplog.at_level("WARNING", logger="reflex_logto"), pytest.raises(ProviderUnavailable):
+        await parts[2].fresh_tokens(session)
+    assert any("refresh failed" in r.getMessage() and "expired" in r.getMessage() for r in caplog.records)

@@ -14,7 +14,7 @@ from tests.support.relying_party import RelyingParty
 
 def test_options_become_authorization_parameters():
     assert SignInOptions().params() == {"prompt": "consent"}
-    assert SIGN_UP.params() == {"first_screen": "identifier:register", "interaction_mode": "signUp", "prompt": "consent"}
+    assert SIGN_UP.params() == {"first_screen": "register", "interaction_mode": "signUp", "prompt": "consent"}
     options = SignInOptions(login_hint="ada@example.com", direct_sign_in="social:google", prompt="login", extra_params={"ui_locales": "fr"})
     assert options.params() == {
         "ui_locales": "fr", "login_hint": "ada@example.com", "direct_sign_in": "social:google", "prompt": "login",
@@ -38,7 +38,7 @@ async def authorization_params(op, tmp_path, handler_name, *args, options=None):
 
 async def test_create_account_opens_the_sign_up_screen(op, tmp_path):
     params = await authorization_params(op, tmp_path, "sign_up")
-    assert params["first_screen"] == "identifier:register" and params["interaction_mode"] == "signUp"
+    assert params["first_screen"] == "register" and params["interaction_mode"] == "signUp"
 
 
 async def test_the_browser_can_only_pick_a_declared_option(op, tmp_path):

@@ -162,3 +162,28 @@ async def test_discovery_that_is_not_there_says_which_setting_points_at_it(op):
             await oidc.metadata()
     finally:
         await oidc.aclose()
+
+
+async def test_the_organizations_scope_brings_logtos_organizations_resource(op):
+    config = app_config(op, scopes=("openid", "offline_access", "urn:logto:scope:organizations", "read:members"),
+                        resources=("https://api.example/",))
+    oidc = OidcClient(config, transport=op.transport())
+    try:
+        url = await oidc.authorization_url(state="s", nonce="n", code_verifier="v" * 64)
+    finally:
+        await oidc.aclose()
+    resources = [v for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query) if k == "resource"]
+    assert resources == ["https://api.example/", "urn:logto:resource:organizations"]
+
+
+async def test_no_organizations_resource_without_the_organizations_scope(client):
+    url = await client.authorization_url(state="s", nonce="n", code_verifier="v" * 64)
+    assert "resource=" not in url
+
+
+async def test_a_refresh_asks_for_no_scope_so_the_grant_keeps_its_own(client, op):
+    tokens = await client.exchange_code(code="c", code_verifier="v" * 64, nonce="n-1")
+    op.nonce = None
+    await client.refresh(tokens)
+    refresh = form([r for r in op.requests if r.url.path.endswith("/token")][-1])
+    assert refresh["grant_type"] == "refresh_token" and "scope" not in refresh

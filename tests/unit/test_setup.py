@@ -7,11 +7,18 @@ import logging
 import pytest
 import reflex as rx
 from reflex_base.registry import RegistrationContext
+from starlette.applications import Starlette
 
 import reflex_logto
 from reflex_logto.reflex import runtime
 from reflex_logto.reflex.setup import _startup_checks
 from tests.support.fake_provider import app_config
+
+
+def auth_routes_of(app) -> list[str]:
+    """The paths of the Starlette app among the app's transformers (the package's routes)."""
+    starlette = next(t for t in app.api_transformer if isinstance(t, Starlette))
+    return starlette.routes
 
 
 @pytest.fixture
@@ -33,7 +40,7 @@ def test_setup_adds_the_callback_page_at_the_configured_path(fresh_app, op):
     reflex_logto.setup(fresh_app, config)
     assert "auth-return" in fresh_app._unevaluated_pages
     assert "finish_sign_in" in repr(fresh_app._load_events["auth-return"])
-    routes = [route.path for route in fresh_app.api_transformer[-1].routes]
+    routes = [route.path for route in auth_routes_of(fresh_app)]
     assert "/signin/backchannel-logout" in routes and "/signin/sign-in/{txn_id}" in routes
     _startup_checks(fresh_app, config, object())  # nothing to refuse
 

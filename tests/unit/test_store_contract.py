@@ -1,8 +1,11 @@
 """The store contract (`reflex_logto.sessions.stores.contract`), for the package's own two stores."""
 
+import time
+
 import pytest
 
-from reflex_logto.sessions.stores.contract import StorageContract
+from reflex_logto.sessions.stores import digest
+from reflex_logto.sessions.stores.contract import StorageContract, _insert, _session
 from reflex_logto.sessions.stores.redis import RedisStorage
 from reflex_logto.sessions.stores.sqlite import SqliteStorage
 
@@ -21,4 +24,23 @@ class TestRedisStorage(StorageContract):
         redis_server.flush()
         store = RedisStorage(redis_server.url)
         yield store
+        await store.close()
+
+
+@pytest.mark.parametrize("version", [4, 3])
+async def test_an_older_sqlite_file_is_rebuilt_keeping_sessions_from_version_4(tmp_path, version):
+    path, now = str(tmp_path / "store.sqlite3"), time.time()
+    store = SqliteStorage(path)
+    record = _session(now)
+    await _insert(store, record)
+    await store.insert_transaction("txn-1", digest("state-1"), b"sealed", now + 60, now=now, limit=10)
+    store.execute(f"PRAGMA user_version = {version}")
+    await store.close()
+    store = SqliteStorage(path)
+    try:
+        assert store.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert (await store.get_session(record.key) is not None) == (version == 4)  # from 4 only transactions changed
+        assert await store.take_transaction(digest("state-1")) is None  # sign-ins under way start again
+        assert store.execute("SELECT count(*) FROM sqlite_master WHERE name = 'transactions_eviction'").fetchone()[0] == 1
+    finally:
         await store.close()

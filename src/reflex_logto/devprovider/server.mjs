@@ -1,8 +1,10 @@
 // The development OpenID provider: panva's oidc-provider, set up to look like
 // Logto to a client (issuer <origin>/oidc, ES384-signed ID tokens with profile
-// claims, refresh tokens for offline_access with prompt=consent, rotation,
+// claims, refresh tokens for offline_access with prompt=consent, Logto's
+// refresh token rotation and organization tokens, Logto's error bodies,
 // RP-initiated logout without a confirmation page), plus a sign-in page that
 // shows the sample users' credentials and a small admin API for tests.
+// README.md beside this file lists what still differs from Logto.
 //
 //   node devprovider/server.mjs --port 0 --state-dir .state/dev-provider
 //
@@ -16,6 +18,22 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
+// The refresh token grant below is a copy of oidc-provider's own with Logto's
+// changes (as Logto's packages/core/src/oidc/grants/refresh-token.ts is), so it
+// uses the same internals; package-lock.json pins the version they come from.
+import difference from 'oidc-provider/lib/helpers/_/difference.js';
+import certificateThumbprint from 'oidc-provider/lib/helpers/certificate_thumbprint.js';
+import { checkAttestBinding } from 'oidc-provider/lib/helpers/check_attest_binding.js';
+import { boolean, resourceServer as validateResourceServer } from 'oidc-provider/lib/helpers/configuration_result.js';
+import { pluralize } from 'oidc-provider/lib/helpers/formatters.js';
+import {
+  applyMtlsBinding, checkAccountMismatch, createAccessToken, issueIdToken, validateAccount,
+} from 'oidc-provider/lib/helpers/grant_common.js';
+import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
+import resolveResource from 'oidc-provider/lib/helpers/resolve_resource.js';
+import revoke from 'oidc-provider/lib/helpers/revoke.js';
+import presence from 'oidc-provider/lib/helpers/validate_presence.js';
+import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 
 import { MemoryAdapter } from './adapter.mjs';
 import { signInPage, signUpPage, logoutPage, errorPage, avatarSvg, escapeHtml } from './pages.mjs';
@@ -86,6 +104,17 @@ const issuer = `${origin}/oidc`;
 
 // What each organization role may do (Logto: organization role permissions), from the users file.
 const ORGANIZATION_PERMISSIONS = usersFile.organization_roles ?? {};
+// Logto's names (@logto/core-kit): the scope that asks for organizations, the
+// resource an authorization request names to be granted organization
+// permissions, and the audience prefix of an organization token.
+const ORGANIZATIONS_SCOPE = 'urn:logto:scope:organizations';
+const ORGANIZATIONS_RESOURCE = 'urn:logto:resource:organizations';
+const organizationAudience = (id) => `urn:logto:organization:${id}`;
+// Logto's tenant-wide organization scopes: every permission some role has.
+const allOrganizationPermissions = () => [...new Set(Object.values(ORGANIZATION_PERMISSIONS).flat())];
+// Logto's token lifetimes (packages/core/src/oidc/init.ts, resource.ts; @logto/schemas customClientMetadataDefault).
+const HOUR = 3600;
+const DAY = 24 * HOUR;
 
 // Counts per endpoint, so tests can assert how many token requests were made.
 const counts = {};
@@ -105,27 +134,46 @@ const provider = new Provider(issuer, {
   },
   enabledJWA: { idTokenSigningAlgValues: ['ES384', 'ES256', 'RS256'] },
   extraClientMetadata: {
-    properties: ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl'],
+    // Lifetimes in seconds (Logto: idTokenTtl, refreshTokenTtl(InDays)); rotate_refresh_token
+    // is Logto's rotateRefreshToken (false: a refresh token is never rotated).
+    properties: ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'rotate_refresh_token'],
     validator(ctx, key, value) {
-      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      if (value === undefined) return;
+      if (key === 'rotate_refresh_token') {
+        if (typeof value !== 'boolean') throw new Error(`${key} must be true or false`);
+      } else if (!(Number.isInteger(value) && value > 0)) {
         throw new Error(`${key} must be a positive whole number of seconds`);
       }
     },
   },
   ttl: {
-    AccessToken: (ctx, token, client) => client?.access_token_ttl ?? 3600,
-    IdToken: (ctx, token, client) => client?.id_token_ttl ?? 3600,
-    RefreshToken: (ctx, token, client) => client?.refresh_token_ttl ?? 14 * 24 * 3600,
+    // Logto: 1 hour, or an API resource's accessTokenTtl; here a client may shorten it for tests.
+    AccessToken: (ctx, token, client) => client?.access_token_ttl ?? HOUR,
+    IdToken: (ctx, token, client) => client?.id_token_ttl ?? HOUR,
+    // Logto (init.ts, defaults.ts): a public SPA's rotated refresh token keeps what was left of
+    // the old one's life; any other refresh token lives the client's TTL (14 days by default).
+    RefreshToken: (ctx, token, client) => {
+      if (
+        ctx?.oidc?.entities.RotatedRefreshToken && client.applicationType === 'web'
+        && client.clientAuthMethod === 'none' && !token.isSenderConstrained()
+      ) {
+        return ctx.oidc.entities.RotatedRefreshToken.remainingTTL;
+      }
+      return client?.refresh_token_ttl ?? 14 * DAY;
+    },
     AuthorizationCode: 60,
-    Interaction: 600,
-    Session: 14 * 24 * 3600,
-    Grant: 14 * 24 * 3600,
+    Interaction: HOUR,
+    Session: 14 * DAY,
+    // Logto: the longest a refresh token may be allowed to live.
+    Grant: 180 * DAY,
   },
   pkce: { required: () => true },
   // Logto's own authorization parameters: which screen first, which connector.
   extraParams: ['first_screen', 'interaction_mode', 'direct_sign_in'],
-  // Organization permissions, as Logto's: asked for in `scope` at sign-in.
-  scopes: ['openid', 'offline_access', 'custom_data', 'identities', ...new Set(Object.values(ORGANIZATION_PERMISSIONS).flat())],
+  // Organization permissions are not OIDC scopes, as at Logto: a request that names no
+  // resource loses them (oidc-provider keeps only these); they are the scopes of the
+  // resource urn:logto:resource:organizations.
+  scopes: ['openid', 'offline_access', 'custom_data', 'identities'],
   claims: {
     openid: ['sub'],
     profile: ['name', 'picture', 'username', 'given_name', 'family_name', 'created_at', 'updated_at'],
@@ -139,7 +187,24 @@ const provider = new Provider(issuer, {
   },
   // Logto puts the scopes' claims in the ID token itself.
   conformIdTokenClaims: false,
-  rotateRefreshToken: true,
+  // Logto's policy (init.ts, defaults.ts): never when the client says so; else not after a
+  // year of rotations; always for a public client's token that is not sender-constrained;
+  // otherwise only once the token is 70% through its life. A confidential client (the app)
+  // thus keeps the same refresh token for most of its life.
+  rotateRefreshToken: (ctx) => {
+    const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+    if (!refreshToken || !client || client.metadata().rotate_refresh_token === false) return false;
+    if (refreshToken.totalLifetime() >= 365.25 * DAY) return false;
+    if (client.clientAuthMethod === 'none' && !refreshToken.isSenderConstrained()) return true;
+    return refreshToken.ttlPercentagePassed() >= 70;
+  },
+  // Logto (extra-token-claims.ts): an API resource's token asked for with `organization_id`
+  // carries that organization in an `organization_id` claim; an organization token does not.
+  extraTokenClaims: (ctx, token) => {
+    const { organization_id: organizationId, resource } = ctx.oidc.params ?? {};
+    if (!organizationId || !resource || !(token instanceof ctx.oidc.provider.AccessToken)) return undefined;
+    return { organization_id: organizationId };
+  },
   // Back-channel logout goes to apps on this machine, which the default
   // SSRF guard (rightly) refuses for a public provider.
   fetch: (url, options) => {
@@ -148,6 +213,8 @@ const provider = new Provider(issuer, {
   },
   features: {
     devInteractions: { enabled: false },
+    // Logto turns off DPoP, which oidc-provider 9 turns on by default.
+    dPoP: { enabled: false },
     backchannelLogout: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -156,7 +223,10 @@ const provider = new Provider(issuer, {
       defaultResource: async () => undefined,
       useGrantedResource: async () => false,
       getResourceServerInfo: async (ctx, indicator) => {
-        const resource = resources.get(indicator);
+        // Logto's reserved resource: its scopes are all the organization permissions.
+        const resource = indicator === ORGANIZATIONS_RESOURCE
+          ? { scopes: allOrganizationPermissions() }
+          : resources.get(indicator);
         if (!resource) throw new errors.InvalidTarget();
         return {
           scope: resource.scopes.join(' '),
@@ -211,6 +281,248 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (ctx, error) => console.error('provider error:', error));
 provider.on('backchannel.error', (ctx, error, client) => console.error(`back-channel logout to ${client.clientId} failed:`, error.message));
 
+// --- the refresh token grant, as Logto's -------------------------------------
+// Logto replaces oidc-provider's refresh token grant with a copy that also
+// issues organization tokens (its RFC 0001; packages/core/src/oidc/grants/
+// refresh-token.ts and grants/utils.ts). This is the same: oidc-provider's
+// grant, with Logto's parts marked "Logto". With `organization_id` and no
+// `resource` it issues a JWT for urn:logto:organization:<id> with the
+// permissions the user's roles there give, among the grant's scopes; with
+// `organization_id` and `resource`, the API's token with an `organization_id`
+// claim (extraTokenClaims above).
+const boundGrantHelpers = Object.fromEntries(
+  Object.entries(grantHelpers).map(([name, helper]) => [name, helper.bind(undefined, provider)]),
+);
+
+function accessDenied(description) {
+  const error = new errors.AccessDenied(description);
+  error.status = 403; // Logto answers its organization checks with 403
+  error.statusCode = 403;
+  return error;
+}
+
+async function refreshTokenGrant(ctx) {
+  const {
+    checkDpopReplay, checkDpopRequired, validateDpop, validateGrant, applyAuthorizationDetails, buildTokenResponse,
+  } = boundGrantHelpers;
+  const { InvalidGrant, InvalidScope, InsufficientScope } = errors;
+  const gty = 'refresh_token';
+
+  presence(ctx, 'refresh_token');
+
+  const {
+    rotateRefreshToken,
+    features: { userinfo, mTLS: { getCertificate }, resourceIndicators },
+  } = instance(provider).configuration;
+  const { RefreshToken } = provider;
+  const { client, params } = ctx.oidc;
+
+  const dPoP = await validateDpop(ctx);
+
+  let refreshTokenValue = params.refresh_token;
+  let refreshToken = await RefreshToken.find(refreshTokenValue, { ignoreExpiration: true });
+  if (!refreshToken) throw new InvalidGrant('refresh token not found');
+  if (refreshToken.clientId !== client.clientId) throw new InvalidGrant('client mismatch');
+  if (refreshToken.isExpired) throw new InvalidGrant('refresh token is expired');
+
+  let cert;
+  if (client.tlsClientCertificateBoundAccessTokens || refreshToken['x5t#S256']) {
+    cert = getCertificate(ctx);
+    if (!cert) throw new InvalidGrant('mutual TLS client certificate not provided');
+  }
+  checkDpopRequired(ctx, dPoP);
+  if (refreshToken['x5t#S256'] && refreshToken['x5t#S256'] !== certificateThumbprint(cert)) {
+    throw new InvalidGrant('failed x5t#S256 verification');
+  }
+  // Logto: refused before the grant is looked up.
+  if (!refreshToken.grantId) throw new InvalidGrant('grantId not found');
+
+  const grant = await validateGrant(ctx, refreshToken.grantId);
+
+  // A `scope` may only narrow the refresh token's: what the authorization request lost
+  // (organization permissions without urn:logto:resource:organizations) is refused here,
+  // before any organization check.
+  if (params.scope) {
+    const missing = difference([...ctx.oidc.requestParamScopes], [...refreshToken.scopes]);
+    if (missing.length !== 0) {
+      throw new InvalidScope(`refresh token missing requested ${pluralize('scope', missing.length)}`, missing.join(' '));
+    }
+  }
+
+  await checkDpopReplay(ctx, dPoP, client.clientId, InvalidGrant);
+  if (refreshToken.jkt && (!dPoP || refreshToken.jkt !== dPoP.thumbprint)) {
+    throw new InvalidGrant('failed jkt verification');
+  }
+  if (['attest_jwt_client_auth', 'attest_jwt_client_auth_dpop'].includes(client.clientAuthMethod)) {
+    await checkAttestBinding(ctx, refreshToken);
+  }
+
+  ctx.oidc.entity('RefreshToken', refreshToken);
+  ctx.oidc.entity('Grant', grant);
+
+  const account = await validateAccount(provider, ctx, refreshToken, 'refresh token');
+  checkAccountMismatch(refreshToken, grant);
+  ctx.oidc.entity('Account', account);
+
+  if (refreshToken.consumed) {
+    await Promise.all([refreshToken.destroy(), revoke(ctx, refreshToken.grantId)]);
+    throw new InvalidGrant('refresh token already used');
+  }
+
+  // === Logto: organization access (grants/utils.ts checkOrganizationAccess) ===
+  // A first-party app is granted every organization the user is a member of.
+  const organizationId = params.organization_id ? String(params.organization_id) : undefined;
+  let membership;
+  if (organizationId) {
+    membership = userBySub(account.accountId)?.organizations.find((org) => org.id === organizationId);
+    if (!membership) throw accessDenied('user is not a member of the organization');
+    if (!refreshToken.scopes.has(ORGANIZATIONS_SCOPE)) {
+      throw new InsufficientScope('refresh token missing required scope', ORGANIZATIONS_SCOPE);
+    }
+  }
+  // === end Logto ===
+
+  if (
+    rotateRefreshToken === true
+    || (typeof rotateRefreshToken === 'function' && boolean(await rotateRefreshToken(ctx), 'rotateRefreshToken'))
+  ) {
+    await refreshToken.consume();
+    ctx.oidc.entity('RotatedRefreshToken', refreshToken);
+    refreshToken = new RefreshToken({
+      accountId: refreshToken.accountId,
+      acr: refreshToken.acr,
+      amr: refreshToken.amr,
+      authTime: refreshToken.authTime,
+      claims: refreshToken.claims,
+      client,
+      expiresWithSession: refreshToken.expiresWithSession,
+      iiat: refreshToken.iiat,
+      grantId: refreshToken.grantId,
+      gty: refreshToken.gty,
+      nonce: refreshToken.nonce,
+      resource: refreshToken.resource,
+      rotations: typeof refreshToken.rotations === 'number' ? refreshToken.rotations + 1 : 1,
+      scope: refreshToken.scope,
+      sessionUid: refreshToken.sessionUid,
+      sid: refreshToken.sid,
+      rar: refreshToken.rar,
+      'x5t#S256': refreshToken['x5t#S256'],
+      jkt: refreshToken.jkt,
+      attestationJkt: refreshToken.attestationJkt,
+    });
+    if (refreshToken.gty && !refreshToken.gty.endsWith(gty)) refreshToken.gty = `${refreshToken.gty} ${gty}`;
+    ctx.oidc.entity('RefreshToken', refreshToken);
+    refreshTokenValue = await refreshToken.save();
+  }
+
+  const at = createAccessToken(provider, ctx, {
+    accountId: account.accountId,
+    expiresWithSession: refreshToken.expiresWithSession,
+    grantId: refreshToken.grantId,
+    sessionUid: refreshToken.sessionUid,
+    sid: refreshToken.sid,
+  }, refreshToken.gty);
+  applyMtlsBinding(at, cert);
+  if (dPoP) at.setThumbprint('jkt', dPoP.thumbprint);
+  if (at.gty && !at.gty.endsWith(gty)) at.gty = `${at.gty} ${gty}`;
+
+  // The scopes asked for; without `scope`, the refresh token's.
+  const scope = params.scope ? ctx.oidc.requestParamScopes : refreshToken.scopes;
+
+  if (organizationId && !params.resource) {
+    // === Logto: the organization token (grants/utils.ts handleOrganizationToken) ===
+    const available = [...new Set(membership.roles.flatMap((role) => ORGANIZATION_PERMISSIONS[role] ?? []))];
+    const audience = organizationAudience(organizationId);
+    at.resourceServer = new provider.ResourceServer(audience, {
+      audience,
+      scope: available.join(' '),
+      accessTokenFormat: 'jwt',
+      accessTokenTTL: HOUR,
+      jwt: { sign: { alg: 'ES384' } },
+    });
+    at.scope = available.filter((name) => scope.has(name)).join(' ');
+    // === end Logto ===
+  } else {
+    const resource = await resolveResource(ctx, refreshToken, { userinfo, resourceIndicators }, scope);
+    if (resource) {
+      const resourceServerInfo = validateResourceServer(
+        await resourceIndicators.getResourceServerInfo(ctx, resource, client),
+      );
+      at.resourceServer = new provider.ResourceServer(resource, resourceServerInfo);
+      at.scope = grant.getResourceScopeFiltered(
+        resource,
+        [...scope].filter(Set.prototype.has.bind(at.resourceServer.scopes)),
+      );
+    } else {
+      at.claims = refreshToken.claims;
+      at.scope = grant.getOIDCScopeFiltered(scope);
+    }
+  }
+
+  await applyAuthorizationDetails(ctx, at, refreshToken);
+  ctx.oidc.entity('AccessToken', at);
+  const accessToken = await at.save();
+
+  // An ID token whenever the scopes used (asked for, or the refresh token's) hold `openid`:
+  // on a plain refresh, and on one for an API or an organization that asks for no `scope`.
+  const idToken = await issueIdToken(provider, ctx, refreshToken, at, grant, scope);
+
+  ctx.body = buildTokenResponse({
+    accessToken,
+    authorizationDetails: at.rar,
+    expiresIn: at.expiration,
+    idToken,
+    refreshToken: refreshTokenValue,
+    scope: refreshToken.scope ? at.scope : (at.scope || undefined),
+    tokenType: at.tokenType,
+  });
+}
+
+provider.registerGrantType(
+  'refresh_token', refreshTokenGrant, ['refresh_token', 'scope', 'organization_id', 'resource'], ['resource'],
+);
+
+// --- error bodies, as Logto's ------------------------------------------------
+// Logto's koaOidcErrorHandler (packages/core/src/middleware/koa-oidc-error-handler.ts)
+// adds `code`, `message` (its English phrases, placeholders and all) and, for
+// invalid_grant, `error_uri` to every JSON error; `?parse_error=false` keeps the plain body.
+const ERROR_MESSAGES = {
+  'oidc.aborted': 'The end-user aborted interaction.',
+  'oidc.invalid_scope': 'Invalid scope: {{error_description}}.',
+  'oidc.invalid_token': 'Invalid token provided.',
+  'oidc.invalid_client_metadata': 'Invalid client metadata provided.',
+  'oidc.insufficient_scope': 'Token missing scope `{{scope}}`.',
+  'oidc.invalid_request': 'Request is invalid.',
+  'oidc.invalid_grant': 'Grant request is invalid.',
+  'oidc.invalid_issuer': 'Invalid issuer.',
+  'oidc.invalid_redirect_uri': "`redirect_uri` did not match any of the client's registered `redirect_uris`.",
+  'oidc.access_denied': 'Access denied.',
+  'oidc.invalid_target': 'Invalid resource indicator.',
+  'oidc.unsupported_grant_type': 'Unsupported `grant_type` requested.',
+  'oidc.unsupported_response_mode': 'Unsupported `response_mode` requested.',
+  'oidc.unsupported_response_type': 'Unsupported `response_type` requested.',
+  'oidc.server_error': 'An unknown OIDC error occurred. Please try again later.',
+  'session.not_found': 'Session not found. Please go back and sign in again.',
+};
+const ERROR_URIS = { invalid_grant: 'https://openid.sh/debug/invalid_grant' };
+
+provider.use(async (ctx, next) => {
+  await next();
+  const body = ctx.body;
+  if (ctx.status < 400 || !body || typeof body !== 'object' || Buffer.isBuffer(body) || typeof body.pipe === 'function') return;
+  if (typeof body.error !== 'string' || ctx.query.parse_error === 'false') return;
+  const description = typeof body.error_description === 'string' ? body.error_description : '';
+  const sessionNotFound = (description.includes('session') && description.includes('not found'))
+    || description.includes('authorization request has expired');
+  const code = sessionNotFound ? 'session.not_found' : `oidc.${body.error}`;
+  ctx.body = {
+    code,
+    message: ERROR_MESSAGES[code] ?? `An OIDC error occurred: ${code}.`,
+    ...(ERROR_URIS[body.error] ? { error_uri: ERROR_URIS[body.error] } : {}),
+    ...body,
+  };
+});
+
 // --- routes outside the provider -------------------------------------------
 
 async function readBody(req, limit = 1 << 20) {
@@ -231,53 +543,11 @@ function send(res, status, body, type = 'text/html; charset=utf-8', headers = {}
 
 const sendJson = (res, status, value) => send(res, status, JSON.stringify(value), 'application/json');
 
-// --- organization tokens, as Logto issues them -------------------------------
-// A refresh token grant with `organization_id` (not a standard parameter, so
-// handled here rather than by oidc-provider): a JWT for
-// `urn:logto:organization:<id>` with the permissions of the user's roles there.
-// The scope each grant was asked for at sign-in: oidc-provider keeps only the
-// scopes it knows in the refresh token, and organization permissions aren't.
-const askedScopes = new Map(); // grantId -> Set of scope words
-const remember = (grantId, params) => askedScopes.set(grantId, new Set(String(params.scope ?? '').split(' ')));
-const b64url = (value) => Buffer.from(value).toString('base64url');
-
-async function organizationToken(req, res, form) {
-  const refuse = (status, error) => sendJson(res, status, { error });
-  const [scheme, credentials] = String(req.headers.authorization ?? '').split(' ');
-  const [clientId, clientSecret] = scheme === 'Basic'
-    ? Buffer.from(credentials ?? '', 'base64').toString().split(':').map(decodeURIComponent)
-    : [form.get('client_id'), form.get('client_secret')];
-  const client = clientId ? await provider.Client.find(clientId) : undefined;
-  const given = Buffer.from(String(clientSecret ?? ''));
-  const expected = Buffer.from(String(client?.clientSecret ?? ''));
-  if (!client || given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return refuse(401, 'invalid_client');
-  const refreshToken = await provider.RefreshToken.find(String(form.get('refresh_token') ?? ''));
-  const grant = refreshToken ? await provider.Grant.find(refreshToken.grantId) : undefined;
-  // A rotated-out (consumed) refresh token, an ended grant, another client's token: refused.
-  if (!refreshToken || !grant || refreshToken.consumed || refreshToken.clientId !== clientId || refreshToken.isExpired) {
-    return refuse(400, 'invalid_grant');
-  }
-  const user = userBySub(refreshToken.accountId);
-  const organizationId = form.get('organization_id');
-  const membership = user?.organizations.find((org) => org.id === organizationId);
-  if (!membership) return refuse(403, 'invalid_target');
-  const asked = askedScopes.get(refreshToken.grantId) ?? new Set();
-  if (!asked.has('urn:logto:scope:organizations')) return refuse(400, 'invalid_scope');
-  const scope = [...new Set(membership.roles.flatMap((role) => ORGANIZATION_PERMISSIONS[role] ?? []))]
-    .filter((permission) => asked.has(permission)).join(' ');
-  const now = Math.floor(Date.now() / 1000);
-  const ttl = client.access_token_ttl ?? 3600;
-  const header = { alg: 'ES384', typ: 'at+jwt', kid: secrets.signingKey.kid };
-  const claims = {
-    iss: issuer, sub: refreshToken.accountId, aud: `urn:logto:organization:${organizationId}`,
-    client_id: clientId, organization_id: organizationId, scope, iat: now, exp: now + ttl, jti: crypto.randomUUID(),
-  };
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-  const key = crypto.createPrivateKey({ key: secrets.signingKey, format: 'jwk' });
-  const signature = crypto.sign('sha384', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  return sendJson(res, 200, {
-    access_token: `${input}.${signature.toString('base64url')}`, token_type: 'Bearer', expires_in: ttl, scope,
-  });
+// The OIDC scopes among those asked for (Logto's consent adds only these to the grant's
+// OIDC scope; API and organization permissions go to their resources).
+function oidcScopes(scope) {
+  const known = instance(provider).configuration.scopes;
+  return String(scope ?? 'openid').split(' ').filter((word) => known.has(word)).join(' ') || 'openid';
 }
 
 // Grants everything the client asked for, as Logto does for its own apps.
@@ -286,6 +556,13 @@ function grantApiScopes(grant, params, user) {
   const asked = new Set(String(params.scope ?? '').split(' '));
   const indicators = [params.resource ?? []].flat().filter(Boolean);
   for (const indicator of indicators) {
+    if (indicator === ORGANIZATIONS_RESOURCE) {
+      // Logto grants every organization permission asked for here; an organization token
+      // then holds those of them the user's roles in that organization give.
+      const wanted = allOrganizationPermissions().filter((scope) => asked.has(scope));
+      if (wanted.length) grant.addResourceScope(indicator, wanted.join(' '));
+      continue;
+    }
     const resource = resources.get(indicator);
     if (!resource) continue;
     const wanted = resource.scopes.filter((scope) => asked.has(scope));
@@ -301,13 +578,23 @@ async function grantRequested(details, accountId) {
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: details.params.client_id });
-  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  grant.addOIDCScope(oidcScopes(details.params.scope));
   const missing = details.prompt.details ?? {};
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   grantApiScopes(grant, details.params, userBySub(accountId));
-  const grantId = await grant.save();
-  remember(grantId, details.params);
-  return grantId;
+  return grant.save();
+}
+
+// Logto's first screen (oidc/utils.ts buildLoginPromptUrl): `first_screen`, else the older
+// `interaction_mode`; a value Logto doesn't know voids them all (its guard fails) and the
+// sign-in screen opens. Both register screens open this provider's one sign-up page;
+// Logto's others (reset password, single sign-on) open the sign-in page here.
+const FIRST_SCREENS = new Set(['sign_in', 'register', 'reset_password', 'identifier:sign_in', 'identifier:register', 'single_sign_on', 'signIn']);
+const INTERACTION_MODES = new Set(['signIn', 'signUp']);
+function opensOnSignUp({ first_screen: firstScreen, interaction_mode: mode }) {
+  if (firstScreen !== undefined && !FIRST_SCREENS.has(firstScreen)) return false;
+  if (mode !== undefined && !INTERACTION_MODES.has(mode)) return false;
+  return ['register', 'identifier:register', 'signUp'].includes(firstScreen ?? mode);
 }
 
 async function interaction(req, res, uid, action) {
@@ -323,7 +610,7 @@ async function interaction(req, res, uid, action) {
 
   const demo = [...users.values()].filter((user) => user.show);
   const params = details.params;
-  const signUp = params.first_screen === 'identifier:register' || params.interaction_mode === 'signUp';
+  const signUp = opensOnSignUp(params);
   if (req.method !== 'POST' || !['login', 'register'].includes(action)) {
     if (signUp) return send(res, 200, signUpPage({ uid, clientName }));
     return send(res, 200, signInPage({ uid, clientName, demo, username: String(params.login_hint ?? '') }));
@@ -341,10 +628,9 @@ async function interaction(req, res, uid, action) {
   // Sign in and consent in one step: one redirect fewer, as Logto's own flow.
   const accountId = user.claims.sub;
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
-  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  grant.addOIDCScope(oidcScopes(details.params.scope));
   grantApiScopes(grant, details.params, user);
   const grantId = await grant.save();
-  remember(grantId, details.params);
   return provider.interactionFinished(
     req,
     res,
@@ -366,10 +652,9 @@ async function register(req, res, details, page) {
   putUser(username, { password, claims: { name, ...(email ? { email, email_verified: false } : {}) } });
   const accountId = users.get(username).claims.sub;
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
-  grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+  grant.addOIDCScope(oidcScopes(details.params.scope));
   grantApiScopes(grant, details.params, users.get(username));
   const grantId = await grant.save();
-  remember(grantId, details.params);
   return provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
 }
 
@@ -420,9 +705,6 @@ server.on('request', async (req, res) => {
     if (url.pathname === '/oidc/token' && req.method === 'POST') {
       const body = await readBody(req);
       const form = new URLSearchParams(body);
-      if (form.get('grant_type') === 'refresh_token' && form.has('organization_id')) {
-        return await organizationToken(req, res, form);
-      }
       // Already read: oidc-provider takes a parsed body when the stream is spent.
       req.body = {};
       for (const [key, value] of form) {

@@ -11,9 +11,8 @@ from joserfc.jwk import KeySet
 
 from reflex_logto.errors import InsufficientScope, InvalidAccessToken
 from reflex_logto.oidc.id_token import LEEWAY
+from reflex_logto.oidc.logto import ORGANIZATION_AUDIENCE
 from reflex_logto.oidc.signed import decode
-
-ORGANIZATION_AUDIENCE = "urn:logto:organization:"
 
 
 def _number(claims: dict[str, Any], name: str) -> float | None:

@@ -52,6 +52,7 @@ from reflex_logto.errors import (
 )
 from reflex_logto.oidc.access_token import check_access_token
 from reflex_logto.oidc.id_token import validate_id_token
+from reflex_logto.oidc.logto import authorization_resources
 from reflex_logto.oidc.metadata import ProviderMetadata, import_signing_keys, parse_metadata
 from reflex_logto.oidc.options import DEFAULT, SignInOptions
 from reflex_logto.oidc.tokens import TokenSet, access_token_of, token_set
@@ -148,7 +149,7 @@ class OidcClient:
             **options.params(),
         )
         # RFC 8707: one `resource` parameter per API the grant should cover.
-        for resource in self.config.resources:
+        for resource in authorization_resources(self.config.scopes, self.config.resources):
             url += "&" + urllib.parse.urlencode({"resource": resource})
         return url
 
@@ -364,6 +365,9 @@ class OidcClient:
         if not current.refresh_token:
             raise RefreshRejected("the session has no refresh token")
         metadata = await self.metadata()
+        # No `scope`: the grant's own (RFC 6749, section 6). Authlib would otherwise send the
+        # client's whole configured scope, which Logto refuses when a part of it was not granted.
+        params.setdefault("scope", "")
         return await self._token_request(
             "refresh", metadata.token_endpoint, grant_type="refresh_token", refresh_token=current.refresh_token, **params
         )

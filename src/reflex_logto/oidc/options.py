@@ -20,7 +20,8 @@ _RESERVED = frozenset(
 @dataclasses.dataclass(frozen=True)
 class SignInOptions:
     first_screen: str | None = None
-    """Logto's first screen, e.g. "identifier:register" (sign-up) or "identifier:sign_in"."""
+    """Logto's first screen: "register" (sign-up), "sign_in", "identifier:register", "identifier:sign_in",
+    "reset_password" or "single_sign_on"."""
     interaction_mode: str | None = None
     """Older Logto's equivalent: "signUp"."""
     login_hint: str | None = None
@@ -47,4 +48,6 @@ class SignInOptions:
 
 
 DEFAULT = SignInOptions()
-SIGN_UP = SignInOptions(first_screen="identifier:register", interaction_mode="signUp")
+# What Logto's SDKs send for sign-up: `first_screen=register` (Logto 1.18 and later), and the
+# older `interaction_mode=signUp`, which Logto before first_screen reads instead.
+SIGN_UP = SignInOptions(first_screen="register", interaction_mode="signUp")

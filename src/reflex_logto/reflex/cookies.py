@@ -17,12 +17,16 @@ from reflex_logto.config import AuthConfig
 from reflex_logto.sessions.transactions import TRANSACTION_TTL
 
 BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL
+SIGN_IN_DONE_MAX_AGE = 60  # seconds: "a sign-in just finished here", for a page that finds no session cookie
 
 
 @dataclasses.dataclass(frozen=True)
 class CookiePolicy:
     session_name: str
     binding_name: str
+    done_name: str
+    """Set with the session cookie, on this host only: if it stuck and the session cookie did not,
+    the browser refused the session cookie (a cookie domain it won't take, say)."""
     domain: str | None
     """Set to share the session with subdomains; the sign-in cookie stays on this host."""
     secure: bool
@@ -39,6 +43,7 @@ class CookiePolicy:
         return cls(
             session_name=f"{session_prefix}{base}",
             binding_name=f"{host_prefix}{base.removesuffix('_session')}_signin",
+            done_name=f"{host_prefix}{base.removesuffix('_session')}_signin_done",
             domain=config.cookie_domain,
             secure=secure,
         )
@@ -48,6 +53,15 @@ class CookiePolicy:
 
     def clear_session(self, response: Response) -> None:
         self._set(response, self.session_name, "", max_age=0, domain=self.domain)
+
+    def set_sign_in_done(self, response: Response) -> None:
+        self._set(response, self.done_name, "1", max_age=SIGN_IN_DONE_MAX_AGE, domain=None)
+
+    def clear_sign_in_done(self, response: Response) -> None:
+        self._set(response, self.done_name, "", max_age=0, domain=None)
+
+    def sign_in_done(self, cookie_header: str | None) -> bool:
+        return _read(cookie_header, self.done_name) == "1"
 
     def set_binding(self, response: Response, value: str) -> None:
         self._set(response, self.binding_name, value, max_age=BINDING_COOKIE_MAX_AGE, domain=None)

@@ -17,6 +17,7 @@ MESSAGES: dict[str, str] = {
         "Allow cookies for this site and try again."
     ),
     "sign_out_failed": "Signing out did not finish. Please try again.",
+    "too_many_attempts": "Too many sign-in attempts from this page. Wait a minute and try again.",
     "store_unavailable": "Signing in is unavailable for a moment: the app can't reach its session store. Please try again shortly.",
     "default": "Something went wrong while signing you in.",
 }
@@ -36,6 +37,7 @@ NOTICES: dict[str, str] = {
     "provider_logout": "You signed out at the sign-in service.",
     "ended_elsewhere": "This session was ended from another device.",
     "replaced": "You signed in again in another tab.",
+    "refresh_refused": "The sign-in service would not renew your sign-in. Please sign in again.",
 }
 
 

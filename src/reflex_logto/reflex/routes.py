@@ -73,6 +73,7 @@ async def complete_sign_in(request: Request) -> Response:
     session_id, return_url = result
     response = _redirect(return_url)
     flow.cookies.set_session(response, session_id, max_age=flow.sessions.max_age)
+    flow.cookies.set_sign_in_done(response)
     return response
 
 
@@ -83,6 +84,7 @@ async def complete_sign_out(request: Request) -> Response:
     response = _redirect(await flow.complete_sign_out(request.path_params.get("handoff_id"), session_id))
     if (await flow.sessions.lookup(session_id, touch=False)).session is None:
         flow.cookies.clear_session(response)
+        flow.cookies.clear_sign_in_done(response)
     return response
 
 

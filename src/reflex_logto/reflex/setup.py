@@ -23,9 +23,12 @@ from reflex_logto.config import AuthConfig, read_environ
 from reflex_logto.devprovider.options import DevelopmentProvider
 from reflex_logto.errors import ConfigurationError
 from reflex_logto.oidc.options import SignInOptions
-from reflex_logto.reflex import runtime
+from reflex_logto.reflex import runtime, tab_state  # tab_state: its TabOwner state joins the tree on import
 from reflex_logto.reflex.access import check_access_rules
 from reflex_logto.reflex.components import callback_page as default_callback_page
+from reflex_logto.reflex.cookies import CookiePolicy
+from reflex_logto.reflex.hardening import hardening_transformers
+from reflex_logto.reflex.log_redaction import install_log_redaction
 from reflex_logto.reflex.routes import auth_routes
 from reflex_logto.sessions.hooks import Hooks, OnSignIn, OnSignOut
 from reflex_logto.sessions.stores import Storage
@@ -134,6 +137,7 @@ def setup(
     on_sign_in: OnSignIn | None = None,
     on_sign_out: OnSignOut | None = None,
     development: DevelopmentProvider | None = None,
+    max_tab_states: int = tab_state.DEFAULT_MAX_TAB_STATES,
 ) -> AuthConfig:
     """Add sign-in to `app`: the cookie routes, the callback page, the HTTP client's lifespan.
 
@@ -145,7 +149,9 @@ def setup(
     `protect_all_pages`, every page requires sign-in (those added before and
     after), except `/`, the callback and `public_routes`. `sign_in_options` names the ways to
     sign in that pages may offer (besides "default" and "sign_up");
-    `on_sign_in` and `on_sign_out` are the app's hooks. Returns the config.
+    `on_sign_in` and `on_sign_out` are the app's hooks. `max_tab_states` caps the
+    tab states one worker keeps in memory (the least recently used go first).
+    Returns the config.
     """
     if config is None:
         try:
@@ -153,6 +159,9 @@ def setup(
         except ConfigurationError as err:
             # One line naming the setting, not a traceback: this is the user's to fix.
             raise SystemExit(f"reflex-logto: {err}") from None
+    # Nothing logged from here on, Reflex's own lines included, carries the cookies' values.
+    policy = CookiePolicy.from_config(config)
+    install_log_redaction((policy.session_name, policy.binding_name))
     runtime.configure(
         config,
         backend_url=backend_url(config),
@@ -170,8 +179,14 @@ def setup(
     existing: list[Starlette | Callable[[ASGIApp], ASGIApp]] = (
         [] if transformers is None else list(transformers) if isinstance(transformers, Sequence) else [transformers]
     )
-    app.api_transformer = [functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix)]
+    # Last is outermost: the security headers, Host-safe redirects and CORS cover every response.
+    app.api_transformer = [
+        functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix),
+        *hardening_transformers(config),
+    ]
     app.register_lifespan_task(_client_lifespan)
+    # A tab's state reaches only a connection with the cookie it was filled for; memory is bounded.
+    tab_state.install(app, max_states=max_tab_states)
     if config.debug:
         logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG)
     log.debug("sign-in configured: issuer %s, client %s, base %s", config.issuer, config.client_id, config.base_url)

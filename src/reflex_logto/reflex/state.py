@@ -19,12 +19,12 @@ from reflex_logto.errors import AuthorizationDenied, ProviderUnavailable, Sessio
 from reflex_logto.reflex.access import public
 from reflex_logto.reflex.claims import claim_rows
 from reflex_logto.reflex.messages import message_for, notice_for
+from reflex_logto.reflex.rate_limits import allow_sign_in_start
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.store import Session
 
 log = logging.getLogger(__name__)
 
-GUARD_LOOP_WINDOW = 15  # seconds: sent to sign in again this soon means the cookie didn't stick
 
 def _navigate(url: str, *, replace: bool = False) -> EventSpec:
     """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
@@ -142,9 +142,6 @@ class AuthState(rx.State):
         self.pending = ""
         self.loaded = True
 
-    _guard_sent_at: float = 0.0
-    """When require_sign_in last sent this tab to sign in (backend only: never leaves the server)."""
-
     @rx.event
     @public
     async def require_sign_in(self):
@@ -152,14 +149,12 @@ class AuthState(rx.State):
         back to this page (path and query) afterwards."""
         await self.load_session()
         if self.signed_in or self.router.url.path.rstrip("/") == get_flow().config.callback_path:
-            self._guard_sent_at = 0.0
             return
-        if time.time() - self._guard_sent_at < GUARD_LOOP_WINDOW:
-            # Just back from signing in, and still signed out: the session cookie did not
-            # stick (blocked cookies, a cookie domain the browser refuses). Say so, don't loop.
+        if get_flow().cookies.sign_in_done(self._cookies()):
+            # A sign-in finished in this browser a moment ago, yet no session cookie came with
+            # it: the browser refused that cookie. Say so; sending it round again would loop.
             self.error_code = "session_not_kept"
             return
-        self._guard_sent_at = time.time()
         async for event in self.sign_in():
             yield event
 
@@ -231,6 +226,10 @@ class AuthState(rx.State):
     async def _start_sign_in(self, option: str):
         self.pending = "sign_in"
         self.error_code = self.provider_error = ""
+        session = self.router.session
+        if not allow_sign_in_start(session.session_id, session.client_token, time.monotonic()):
+            self.pending, self.error_code = "", "too_many_attempts"  # nothing stored
+            return
         yield
         # The page the user is on is where they come back to; the flow keeps
         # only a same-origin path.

@@ -25,6 +25,7 @@ from reflex_logto.errors import (
     InvalidIdToken,
     InvalidLogoutToken,
     ProviderUnavailable,
+    RefreshRefused,
     RefreshRejected,
     SessionEnded,
     SignInError,
@@ -154,9 +155,14 @@ class SessionLifecycle:
         except UnknownSigningKey as err:  # a new key we may not fetch yet: the provider's moment, not the user's
             return await self._refresh_failed(key, owner, tokens, err)
         except (RefreshRejected, InvalidIdToken) as err:
-            log.info("refresh refused, session ended: %s", err)
+            log.warning("the provider refused the refresh token, so the session ends: %s", err)
             await self.sessions.end(key, "revoked")
             raise SessionEnded("revoked") from err
+        except RefreshRefused as err:
+            # Answered, not down: asking again gets the same answer, so don't.
+            log.warning("the provider refused to renew the session's tokens, so the session ends: %s", err)
+            await self.sessions.end(key, "refresh_refused")
+            raise SessionEnded("refresh_refused") from err
         except (TimeoutError, SignInError) as err:
             return await self._refresh_failed(key, owner, tokens, err)
         except BaseException:
@@ -172,8 +178,12 @@ class SessionLifecycle:
 
     async def _refresh_failed(self, key: str, owner: str, tokens: TokenSet, err: BaseException) -> TokenSet:
         await self.sessions.release_refresh_lease(key, owner, retry_after=RETRY_AFTER)
-        if tokens.expires_at is not None and tokens.expires_at > time.time():
-            log.warning("refresh failed (%s); the access token is still valid", type(err).__name__)
+        still_valid = tokens.expires_at is not None and tokens.expires_at > time.time()
+        log.warning(
+            "refresh failed (%s: %s); %s, trying again in %ss", type(err).__name__, err,
+            "the access token is still valid" if still_valid else "the access token has expired", RETRY_AFTER,
+        )
+        if still_valid:
             return tokens
         raise ProviderUnavailable(f"refresh failed and the access token has expired: {err}") from err
 

@@ -6,6 +6,14 @@ claims it for a random binding cookie, and only a callback that brings that
 cookie can take it. `take` deletes as it reads, so a replayed callback finds
 nothing.
 
+Every Sign in click stores one, so what is kept is bounded. An unclaimed
+transaction lives `CLAIM_WINDOW` (the browser follows the start route at
+once); claiming it gives it `TRANSACTION_TTL` from then. A binding holds at
+most `MAX_PER_BINDING` claimed ones (a claim drops that browser's oldest), and
+the store at most `MAX_TRANSACTIONS` (an insert drops the oldest unclaimed
+first, then the oldest claimed). How often one page may start a sign-in is
+`reflex_logto.reflex.rate_limits`'.
+
 A handoff carries a finished sign-in (or sign-out) from a Reflex event handler
 to a backend route that can set or clear the HttpOnly cookie. It is bound to a
 cookie the same way, and used once.
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import logging
 import secrets
 import time
 from typing import Any
@@ -23,7 +32,13 @@ from reflex_logto.errors import InvalidTransaction
 from reflex_logto.sessions.sealing import Sealer, SealError
 from reflex_logto.sessions.stores import Storage, digest
 
-TRANSACTION_TTL = 10 * 60  # 10 minutes, in seconds
+log = logging.getLogger(__name__)
+
+TRANSACTION_TTL = 10 * 60  # 10 minutes from the claim, in seconds: to sign in at the provider
+CLAIM_WINDOW = 60  # seconds an unclaimed transaction waits: the browser follows the start route at once
+MAX_PER_BINDING = 5  # claimed transactions per browser: a tab or two signing in at once, with room to spare
+MAX_TRANSACTIONS = 50_000  # in the whole store: beyond it, a flood (real traffic is a few per second)
+FLOOD_WARNING_INTERVAL = 60  # seconds between two warnings that the store is at MAX_TRANSACTIONS
 HANDOFF_TTL = 60  # seconds: the browser follows a handoff at once
 
 
@@ -51,17 +66,38 @@ class TransactionStore:
     def __init__(self, storage: Storage, sealer: Sealer):
         self._storage = storage
         self._sealer = sealer
+        self._warned_at = float("-inf")
+        self._evicted = 0  # since the last warning
 
     async def save(self, txn: SignInTransaction, authorization_url: str, *, now: float | None = None) -> None:
+        """Store a new, unclaimed transaction for `CLAIM_WINDOW`; never refused (the oldest make room)."""
         now = time.time() if now is None else now
         payload = {**dataclasses.asdict(txn), "authorization_url": authorization_url}
         sealed = self._sealer.seal(payload, record=txn.id)
-        await self._storage.insert_transaction(txn.id, digest(txn.state), sealed, now + TRANSACTION_TTL, now=now)
+        evicted = await self._storage.insert_transaction(
+            txn.id, digest(txn.state), sealed, now + CLAIM_WINDOW, now=now, limit=MAX_TRANSACTIONS
+        )
+        if evicted:
+            self._warn_flood(evicted, now)
+
+    def _warn_flood(self, evicted: int, now: float) -> None:
+        """One warning a minute at most, however fast the flood comes."""
+        self._evicted += evicted
+        if now - self._warned_at < FLOOD_WARNING_INTERVAL:
+            return
+        log.warning(
+            "%d sign-in transactions are stored, the most kept: a flood of sign-in starts? "
+            "%d dropped to make room (the oldest unclaimed first) since the last warning",
+            MAX_TRANSACTIONS, self._evicted,
+        )
+        self._warned_at, self._evicted = now, 0
 
     async def claim(self, txn_id: str, binding: str, *, now: float | None = None) -> str | None:
-        """Bind an unclaimed transaction to this browser; return where to send it, or None."""
+        """Bind an unclaimed transaction to this browser for `TRANSACTION_TTL`; return where to send it, or None."""
         now = time.time() if now is None else now
-        payload = await self._storage.claim_transaction(txn_id, digest(binding), now)
+        payload = await self._storage.claim_transaction(
+            txn_id, digest(binding), now, expires_at=now + TRANSACTION_TTL, per_binding=MAX_PER_BINDING
+        )
         if payload is None:
             return None
         return self._open(txn_id, payload)["authorization_url"]

@@ -108,10 +108,24 @@ class Storage(Protocol):
     """
 
     # -- sign-in transactions ----------------------------------------------
-    async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
-        """Keep a new, unclaimed transaction, found later by `state_hash`."""
-    async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
-        """Bind an unclaimed, unexpired transaction; its payload, or None."""
+    # "Oldest" is soonest to expire: among unclaimed ones the first inserted, among
+    # claimed ones the first claimed. An expired transaction counts toward no bound.
+    async def insert_transaction(
+        self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float, limit: int
+    ) -> int:
+        """Keep a new, unclaimed transaction, found later by `state_hash`, never more than `limit` in all.
+
+        To make room, remove expired ones, then the oldest unclaimed, then the oldest claimed;
+        never the new one. How many unexpired ones were removed.
+        """
+    async def claim_transaction(
+        self, txn_id: str, binding_hash: str, now: float, *, expires_at: float, per_binding: int
+    ) -> bytes | None:
+        """Bind an unclaimed, unexpired transaction, now lasting until `expires_at`; its payload, or None.
+
+        The binding then holds at most `per_binding` claimed ones: its oldest beyond are removed,
+        never the one just claimed.
+        """
     async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
         """Remove and return the transaction, expired or not (the caller checks)."""
 

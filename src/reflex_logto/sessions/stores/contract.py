@@ -45,6 +45,8 @@ __all__ = ["StorageContract"]
 
 IDLE = 100.0  # seconds: the idle timeout the session tests assume
 REASON_KEPT = 3600.0  # seconds an ended session's reason is kept, as SessionStore does
+LIMIT = 1000  # transactions in all, for the tests not about that bound
+PER_BINDING = 5  # claimed transactions per binding, likewise
 
 
 def _blob(size: int = 64) -> bytes:
@@ -85,6 +87,27 @@ async def _touch(storage: Storage, record: SessionRecord, now: float) -> None:
     await storage.touch_session(record.key, now, min(record.expires_at, now + IDLE))
 
 
+async def _insert_txn(
+    storage: Storage, txn_id: str, now: float, *, payload: bytes | None = None, lasting: float = 60, limit: int = LIMIT
+) -> int:
+    """A new, unclaimed transaction `txn_id` (state `state-<txn_id>`) lasting `lasting` s; how many it evicted."""
+    payload = _blob() if payload is None else payload
+    return await storage.insert_transaction(txn_id, digest(f"state-{txn_id}"), payload, now + lasting, now=now, limit=limit)
+
+
+async def _claim(
+    storage: Storage, txn_id: str, browser: str, now: float, *, lasting: float = 600, per_binding: int = PER_BINDING
+) -> bytes | None:
+    return await storage.claim_transaction(
+        txn_id, digest(browser), now, expires_at=now + lasting, per_binding=per_binding
+    )
+
+
+async def _taken(storage: Storage, txn_ids: list[str]) -> list[str]:
+    """Which of these transactions are still stored (taking each)."""
+    return [txn_id for txn_id in txn_ids if await storage.take_transaction(digest(f"state-{txn_id}")) is not None]
+
+
 class StorageContract:
     """The tests every `Storage` passes; a subclass provides the `storage` fixture."""
 
@@ -94,50 +117,124 @@ class StorageContract:
 
     async def test_a_transaction_is_claimed_once(self, storage: Storage) -> None:
         now, payload = time.time(), _blob()
-        await storage.insert_transaction("txn-1", digest("state-1"), payload, now + 600, now=now)
-        assert await storage.claim_transaction("txn-1", digest("browser-a"), now) == payload
-        assert await storage.claim_transaction("txn-1", digest("browser-b"), now) is None
-        assert await storage.claim_transaction("txn-1", digest("browser-a"), now) is None
-        assert await storage.claim_transaction("never-made", digest("browser-a"), now) is None
+        await _insert_txn(storage, "txn-1", now, payload=payload)
+        assert await _claim(storage, "txn-1", "browser-a", now) == payload
+        assert await _claim(storage, "txn-1", "browser-b", now) is None
+        assert await _claim(storage, "txn-1", "browser-a", now) is None
+        assert await _claim(storage, "never-made", "browser-a", now) is None
 
     async def test_an_expired_transaction_cannot_be_claimed(self, storage: Storage) -> None:
         now = time.time()
-        await storage.insert_transaction("txn-1", digest("state-1"), _blob(), now + 600, now=now)
-        assert await storage.claim_transaction("txn-1", digest("browser-a"), now + 600) is None
-        await storage.insert_transaction("txn-2", digest("state-2"), _blob(), now + 600, now=now)
-        assert await storage.claim_transaction("txn-2", digest("browser-a"), now + 599.5) is not None
+        await _insert_txn(storage, "txn-1", now, lasting=60)
+        assert await _claim(storage, "txn-1", "browser-a", now + 60) is None
+        await _insert_txn(storage, "txn-2", now, lasting=60)
+        assert await _claim(storage, "txn-2", "browser-a", now + 59.5) is not None
 
     async def test_a_transaction_is_taken_once_with_what_it_was_given(self, storage: Storage) -> None:
         now, payload = time.time(), _blob()
-        await storage.insert_transaction("txn-1", digest("state-1"), payload, now + 600.25, now=now)
-        await storage.claim_transaction("txn-1", digest("browser-a"), now)
+        await _insert_txn(storage, "txn-1", now, payload=payload)
+        await _claim(storage, "txn-1", "browser-a", now, lasting=600.25)
         assert await storage.take_transaction(digest("another-state")) is None
-        taken = await storage.take_transaction(digest("state-1"))
+        taken = await storage.take_transaction(digest("state-txn-1"))
         assert taken == TransactionRecord(id="txn-1", binding_hash=digest("browser-a"), payload=payload, expires_at=now + 600.25)
-        assert await storage.take_transaction(digest("state-1")) is None
-        assert await storage.claim_transaction("txn-1", digest("browser-a"), now) is None  # taken: gone
+        assert await storage.take_transaction(digest("state-txn-1")) is None
+        assert await _claim(storage, "txn-1", "browser-a", now) is None  # taken: gone
 
     async def test_an_unclaimed_transaction_is_taken_without_a_binding(self, storage: Storage) -> None:
         now = time.time()
-        await storage.insert_transaction("txn-1", digest("state-1"), _blob(), now + 600, now=now)
-        taken = await storage.take_transaction(digest("state-1"))
-        assert taken is not None and taken.binding_hash is None
+        await _insert_txn(storage, "txn-1", now, lasting=60.5)
+        taken = await storage.take_transaction(digest("state-txn-1"))
+        assert taken is not None and taken.binding_hash is None and taken.expires_at == now + 60.5
+
+    async def test_claiming_moves_a_transactions_expiry(self, storage: Storage) -> None:
+        now = time.time()
+        await _insert_txn(storage, "txn-1", now, lasting=60)
+        assert await _claim(storage, "txn-1", "browser-a", now + 50, lasting=600) is not None
+        taken = await storage.take_transaction(digest("state-txn-1"))
+        assert taken is not None and taken.expires_at == now + 650  # from the claim, not the insert
 
     async def test_concurrent_takes_of_a_transaction_get_it_once(self, storage: Storage) -> None:
         now = time.time()
-        await storage.insert_transaction("txn-1", digest("state-1"), _blob(), now + 600, now=now)
-        await storage.claim_transaction("txn-1", digest("browser-a"), now)
-        taken = await asyncio.gather(*(storage.take_transaction(digest("state-1")) for _ in range(5)))
+        await _insert_txn(storage, "txn-1", now)
+        await _claim(storage, "txn-1", "browser-a", now)
+        taken = await asyncio.gather(*(storage.take_transaction(digest("state-txn-1")) for _ in range(5)))
         assert sum(found is not None for found in taken) == 1
 
     async def test_concurrent_claims_of_a_transaction_bind_it_once(self, storage: Storage) -> None:
         now = time.time()
-        await storage.insert_transaction("txn-1", digest("state-1"), _blob(), now + 600, now=now)
-        claimed = await asyncio.gather(*(storage.claim_transaction("txn-1", digest(f"browser-{n}"), now) for n in range(5)))
+        await _insert_txn(storage, "txn-1", now)
+        claimed = await asyncio.gather(*(_claim(storage, "txn-1", f"browser-{n}", now) for n in range(5)))
         assert sum(payload is not None for payload in claimed) == 1
         winner = next(n for n, payload in enumerate(claimed) if payload is not None)
-        taken = await storage.take_transaction(digest("state-1"))
+        taken = await storage.take_transaction(digest("state-txn-1"))
         assert taken is not None and taken.binding_hash == digest(f"browser-{winner}")
+
+    # -- bounds on sign-in transactions --------------------------------------
+
+    async def test_a_binding_keeps_its_newest_claims(self, storage: Storage) -> None:
+        now = time.time()
+        await _insert_txn(storage, "other-browsers", now)
+        await _claim(storage, "other-browsers", "browser-b", now)  # the oldest claim of all, another browser's
+        for n in range(7):
+            await _insert_txn(storage, f"txn-{n}", now + n)
+            assert await _claim(storage, f"txn-{n}", "browser-a", now + n, per_binding=5) is not None
+        assert await _taken(storage, [f"txn-{n}" for n in range(7)]) == [f"txn-{n}" for n in range(2, 7)]
+        assert await _taken(storage, ["other-browsers"]) == ["other-browsers"]
+
+    async def test_the_transaction_just_claimed_always_stays(self, storage: Storage) -> None:
+        now = time.time()
+        for n in range(3):
+            await _insert_txn(storage, f"txn-{n}", now)
+        await _claim(storage, "txn-0", "browser-a", now, lasting=900)  # (another worker's clock runs ahead)
+        await _claim(storage, "txn-1", "browser-a", now, lasting=600, per_binding=1)
+        assert await _taken(storage, ["txn-0", "txn-1"]) == ["txn-1"]
+        await _claim(storage, "txn-2", "browser-a", now + 1, per_binding=1)
+        assert await _taken(storage, ["txn-2"]) == ["txn-2"]
+
+    async def test_concurrent_claims_of_one_binding_keep_the_bound(self, storage: Storage) -> None:
+        now = time.time()
+        for n in range(12):
+            await _insert_txn(storage, f"txn-{n}", now)
+        claimed = await asyncio.gather(*(_claim(storage, f"txn-{n}", "browser-a", now, per_binding=5) for n in range(12)))
+        assert all(payload is not None for payload in claimed)
+        assert len(await _taken(storage, [f"txn-{n}" for n in range(12)])) == 5
+
+    async def test_an_insert_at_the_limit_evicts_the_oldest_unclaimed_first(self, storage: Storage) -> None:
+        now = time.time()
+        for n in range(2):  # claimed, and expiring sooner than any unclaimed one
+            await _insert_txn(storage, f"claimed-{n}", now, limit=4)
+            await _claim(storage, f"claimed-{n}", f"browser-{n}", now, lasting=30 + n)
+        for n in range(2):
+            assert await _insert_txn(storage, f"unclaimed-{n}", now + n, limit=4) == 0
+        assert await _insert_txn(storage, "new-0", now + 2, limit=4) == 1
+        assert await _insert_txn(storage, "new-1", now + 3, limit=4) == 1
+        assert await _taken(storage, ["unclaimed-0", "unclaimed-1"]) == []
+        assert await _claim(storage, "unclaimed-0", "browser-a", now + 3) is None  # evicted: gone for good
+        assert await _taken(storage, ["claimed-0", "claimed-1", "new-0", "new-1"]) == ["claimed-0", "claimed-1", "new-0", "new-1"]
+
+    async def test_with_only_claimed_ones_an_insert_evicts_the_oldest_claimed(self, storage: Storage) -> None:
+        now = time.time()
+        for n in range(3):
+            await _insert_txn(storage, f"claimed-{n}", now, limit=3)
+            await _claim(storage, f"claimed-{n}", f"browser-{n}", now + n)
+        assert await _insert_txn(storage, "new", now + 3, limit=3) == 1
+        assert await _taken(storage, ["claimed-0", "claimed-1", "claimed-2", "new"]) == ["claimed-1", "claimed-2", "new"]
+
+    async def test_expired_transactions_make_room_without_evicting(self, storage: Storage) -> None:
+        now = time.time()
+        for n in range(2):
+            await _insert_txn(storage, f"old-{n}", now, lasting=10, limit=2)
+        await _insert_txn(storage, "claimed-old", now, lasting=10, limit=3)
+        await _claim(storage, "claimed-old", "browser-a", now, lasting=10)
+        assert await _insert_txn(storage, "new-0", now + 20, limit=2) == 0
+        assert await _insert_txn(storage, "new-1", now + 20, limit=2) == 0
+        assert await _insert_txn(storage, "new-2", now + 20, limit=2) == 1
+        assert await _taken(storage, ["new-0", "new-1", "new-2"]) == ["new-1", "new-2"]
+
+    async def test_concurrent_inserts_keep_the_limit(self, storage: Storage) -> None:
+        now = time.time()
+        await asyncio.gather(*(_insert_txn(storage, f"txn-{n}", now, limit=5) for n in range(20)))
+        assert len(await _taken(storage, [f"txn-{n}" for n in range(20)])) == 5
 
     # -- handoffs ------------------------------------------------------------
 
@@ -409,8 +506,11 @@ class StorageContract:
             await storage.insert_handoff("handoff-1", "sign_in", digest("cookie"), _blob(), now + 60, now=now)
             assert await storage.take_handoff("handoff-1") is not None
             await _insert(storage, record)
+            await _insert_txn(storage, "txn-1", now)  # steps of several statements, too
+            assert await _claim(storage, "txn-1", "browser-a", now) is not None
         assert await storage.get_session(record.key) is not None
         assert await storage.take_handoff("handoff-1") is None
+        assert await _taken(storage, ["txn-1"]) == ["txn-1"]
 
     async def test_an_error_inside_atomic_comes_out(self, storage: Storage) -> None:
         now = time.time()

@@ -7,6 +7,12 @@ expiry only clears records away (a session an hour later, `GC_AFTER`, so an
 ended one can still say why). Needs Redis 7 or later. Scripts reach keys
 they derive themselves, so this needs one Redis (with replicas, if wanted),
 not Redis Cluster. Keys start with `logto:`, apart from Reflex's own.
+
+Sign-in transactions are indexed in sorted sets scored by `expires_at`:
+`txns-unclaimed`, `txns-claimed` and one `txns-binding:<hash>` per browser.
+The scripts drop entries past their score before counting, so an expired
+transaction counts toward no bound (its record goes by Redis expiry), and
+remove a transaction from every index whenever they remove it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ PREFIX = "logto:"
 GC_AFTER = 60 * 60  # seconds a session's record is kept past its expiry: an ended session can still say why
 PURGE_INTERVAL = 60  # seconds
 SOCKET_TIMEOUT = 5  # seconds: a Redis that stops answering fails the request, it doesn't hang it
+LATE_CALLBACK = 60  # seconds a claimed transaction is kept past its expiry: a late callback is told it expired
 
 # A session's hash fields: SessionRecord's, but for `key` (in the hash's name), and `tokens`.
 FIELDS = ("handle", "sub", "sid", "claims", "refresh_at", "user_agent", "acting_party", "created_at", "last_used_at", "expires_at")
@@ -49,22 +56,80 @@ local function end_session(prefix, key, reason, reason_ttl)
 end
 """
 
-CLAIM_TRANSACTION = """
-local f = redis.call('HMGET', KEYS[1], 'payload', 'expires_at', 'binding')
-if not f[1] or f[3] or tonumber(f[2]) <= tonumber(ARGV[2]) then return false end
-redis.call('HSET', KEYS[1], 'binding', ARGV[1])
+_DROP_TRANSACTION = """
+local function drop_transaction(prefix, id)  -- the record, its state key, its index entries
+  local t = prefix .. 'txn:' .. id
+  local f = redis.call('HMGET', t, 'state_hash', 'binding', 'payload', 'expires_at')
+  redis.call('DEL', t)
+  if f[1] then redis.call('DEL', prefix .. 'txn-state:' .. f[1]) end
+  redis.call('ZREM', prefix .. 'txns-unclaimed', id)
+  redis.call('ZREM', prefix .. 'txns-claimed', id)
+  if f[2] then redis.call('ZREM', prefix .. 'txns-binding:' .. f[2], id) end
+  return f
+end
+"""
+
+# ARGV: prefix, id, state_hash, payload, expires_at, now, limit, ttl. How many unexpired ones it evicted.
+INSERT_TRANSACTION = _DROP_TRANSACTION + """
+local prefix, id, now = ARGV[1], ARGV[2], ARGV[6]
+local unclaimed, claimed = prefix .. 'txns-unclaimed', prefix .. 'txns-claimed'
+redis.call('ZREMRANGEBYSCORE', unclaimed, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', claimed, '-inf', now)
+local over = redis.call('ZCARD', unclaimed) + redis.call('ZCARD', claimed) - tonumber(ARGV[7]) + 1
+local evicted = 0
+for _, index in ipairs({unclaimed, claimed}) do  -- the oldest unclaimed first, then the oldest claimed
+  if over <= 0 then break end
+  for _, victim in ipairs(redis.call('ZRANGE', index, 0, over - 1)) do
+    drop_transaction(prefix, victim)
+    evicted = evicted + 1
+    over = over - 1
+  end
+end
+local t = prefix .. 'txn:' .. id
+redis.call('HSET', t, 'state_hash', ARGV[3], 'payload', ARGV[4], 'expires_at', ARGV[5])
+redis.call('EXPIRE', t, ARGV[8])
+redis.call('SET', prefix .. 'txn-state:' .. ARGV[3], id, 'EX', ARGV[8])
+redis.call('ZADD', unclaimed, ARGV[5], id)
+return evicted
+"""
+
+# KEYS[1]: the transaction. ARGV: prefix, id, binding_hash, now, expires_at, per_binding, ttl.
+CLAIM_TRANSACTION = _DROP_TRANSACTION + """
+local prefix, id, binding, now, expires_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local f = redis.call('HMGET', KEYS[1], 'payload', 'expires_at', 'binding', 'state_hash')
+if not f[1] or f[3] or tonumber(f[2]) <= tonumber(now) then return false end
+redis.call('HSET', KEYS[1], 'binding', binding, 'expires_at', expires_at)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+if f[4] then redis.call('EXPIRE', prefix .. 'txn-state:' .. f[4], ARGV[7]) end
+redis.call('ZREM', prefix .. 'txns-unclaimed', id)
+redis.call('ZADD', prefix .. 'txns-claimed', expires_at, id)
+local b = prefix .. 'txns-binding:' .. binding
+redis.call('ZREMRANGEBYSCORE', b, '-inf', now)
+redis.call('ZADD', b, expires_at, id)
+redis.call('EXPIRE', b, ARGV[7], 'NX')  -- a new index: as long as this transaction
+redis.call('EXPIRE', b, ARGV[7], 'GT')  -- an existing one: as long as its longest
+local extra = redis.call('ZCARD', b) - tonumber(ARGV[6])
+if extra > 0 then  -- this browser's oldest go, never the one just claimed
+  for _, victim in ipairs(redis.call('ZRANGE', b, 0, -1)) do
+    if extra <= 0 then break end
+    if victim ~= id then
+      drop_transaction(prefix, victim)
+      redis.call('ZREM', b, victim)
+      extra = extra - 1
+    end
+  end
+end
 return f[1]
 """
 
-TAKE_TRANSACTION = """
+# KEYS[1]: the state key. ARGV: prefix.
+TAKE_TRANSACTION = _DROP_TRANSACTION + """
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
 redis.call('DEL', KEYS[1])
-local t = ARGV[1] .. 'txn:' .. id
-local f = redis.call('HMGET', t, 'binding', 'payload', 'expires_at')
-redis.call('DEL', t)
-if not f[2] then return false end
-return {id, f[1], f[2], f[3]}
+local f = drop_transaction(ARGV[1], id)
+if not f[3] then return false end
+return {id, f[2], f[3], f[4]}
 """
 
 TAKE_HANDOFF = """
@@ -159,6 +224,7 @@ class RedisStorage:
             url, decode_responses=False, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
         )
         script = self.redis.register_script
+        self._insert_transaction = script(INSERT_TRANSACTION)
         self._claim_transaction = script(CLAIM_TRANSACTION)
         self._take_transaction = script(TAKE_TRANSACTION)
         self._take_handoff = script(TAKE_HANDOFF)
@@ -179,16 +245,19 @@ class RedisStorage:
 
     # -- sign-in transactions ----------------------------------------------
 
-    async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
-        ttl = _ttl(expires_at, now, keep=60)  # a callback that comes a little late is told it expired
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(f"{PREFIX}txn:{txn_id}", mapping={"state_hash": state_hash, "payload": payload, "expires_at": repr(expires_at)})
-            pipe.expire(f"{PREFIX}txn:{txn_id}", ttl)
-            pipe.set(f"{PREFIX}txn-state:{state_hash}", txn_id, ex=ttl)
-            await pipe.execute()
+    async def insert_transaction(
+        self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float, limit: int
+    ) -> int:
+        # Unclaimed, it goes when it expires: no callback can be this browser's before a claim.
+        args = [PREFIX, txn_id, state_hash, payload, repr(expires_at), repr(now), limit, _ttl(expires_at, now)]
+        return await self._insert_transaction(args=args)
 
-    async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
-        return await self._claim_transaction(keys=[f"{PREFIX}txn:{txn_id}"], args=[binding_hash, repr(now)])
+    async def claim_transaction(
+        self, txn_id: str, binding_hash: str, now: float, *, expires_at: float, per_binding: int
+    ) -> bytes | None:
+        ttl = _ttl(expires_at, now, keep=LATE_CALLBACK)
+        args = [PREFIX, txn_id, binding_hash, repr(now), repr(expires_at), per_binding, ttl]
+        return await self._claim_transaction(keys=[f"{PREFIX}txn:{txn_id}"], args=args)
 
     async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
         found = await self._take_transaction(keys=[f"{PREFIX}txn-state:{state_hash}"], args=[PREFIX])

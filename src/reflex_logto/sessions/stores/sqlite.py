@@ -4,8 +4,15 @@ One connection per process, used from the event loop: a statement on a small
 indexed table takes tens of microseconds, less than handing it to a thread
 costs, and nothing here suspends, so the connection's transactions never
 interleave. WAL mode lets several worker processes share the file; a writer
-that finds it locked waits (busy_timeout), so writes are one short statement
-each.
+that finds it locked waits (busy_timeout), so writes are short: one
+statement, or a few in one transaction.
+
+The bounds on sign-in transactions cost an insert little: rowids only grow,
+so the span between the lowest and highest (two index seeks) bounds how many
+transactions are stored, and only a span past the cap (some 50,000 sign-ins
+started in ten minutes) has them counted. The indexes give the eviction order
+(unclaimed before claimed, soonest to expire first) and a binding's claimed
+transactions, so making room removes a row by an index seek.
 """
 
 from __future__ import annotations
@@ -60,7 +67,10 @@ CREATE TABLE IF NOT EXISTS logout_tokens (
     jti         TEXT PRIMARY KEY,          -- back-channel logout tokens seen, so none is replayed
     expires_at  REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS transactions_expiry ON transactions (expires_at);
+-- What an insert at the cap removes first: unclaimed before claimed, soonest to expire first;
+-- expired ones too (see EXPIRED): one index fewer to write.
+CREATE INDEX IF NOT EXISTS transactions_eviction ON transactions (binding IS NOT NULL, expires_at);
+CREATE INDEX IF NOT EXISTS transactions_binding ON transactions (binding, expires_at) WHERE binding IS NOT NULL;
 CREATE INDEX IF NOT EXISTS handoffs_expiry ON handoffs (expires_at);
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
 CREATE INDEX IF NOT EXISTS sessions_sub ON sessions (sub);
@@ -68,12 +78,20 @@ CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
 CREATE INDEX IF NOT EXISTS ended_sessions_expiry ON ended_sessions (expires_at);
 CREATE INDEX IF NOT EXISTS logout_tokens_expiry ON logout_tokens (expires_at);
 """
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# From these versions only the tables named changed: the others (sessions) are kept.
+REBUILT_FROM = {4: ("transactions",)}  # 5: bounded transactions (indexes for eviction)
 PURGE_INTERVAL = 60  # seconds
 TABLES = ("transactions", "handoffs", "sessions", "ended_sessions", "logout_tokens")
 # In the order of SessionRecord's fields (`id` is its `key`).
 COLUMNS = "id, handle, sub, sid, claims, refresh_at, user_agent, acting_party, created_at, last_used_at, expires_at"
 _session_values = operator.attrgetter(*(field.name for field in dataclasses.fields(SessionRecord)))
+# What has expired, by table; transactions through their eviction index, unclaimed and claimed ones in turn.
+EXPIRED = {table: "expires_at <= ?" for table in TABLES} | {
+    "transactions": "(binding IS NOT NULL) IN (0, 1) AND expires_at <= ?"
+}
+# No fewer rowids than transactions in this span (a rowid is the highest yet, plus one); 0 when empty.
+SPAN = "SELECT ifnull((SELECT max(rowid) FROM transactions) - (SELECT min(rowid) FROM transactions) + 1, 0)"
 
 
 @unavailable_on(sqlite3.Error, "SQLite")
@@ -91,9 +109,11 @@ class SqliteStorage:
     def _migrate(self) -> None:
         # One process at a time: workers starting together must not both rebuild.
         with self._transaction():
-            if self.connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                # Before 1.0 the schema changes wholesale: start afresh (everyone signs in again).
-                for table in TABLES:
+            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                # Before 1.0 the schema changes wholesale: start afresh (everyone signs in again),
+                # unless only some tables changed (then sign-ins under way start again).
+                for table in REBUILT_FROM.get(version, TABLES):
                     self.connection.execute(f"DROP TABLE IF EXISTS {table}")
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     self.connection.execute(statement)
@@ -112,6 +132,15 @@ class SqliteStorage:
             raise
         self.connection.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def _step(self):
+        """Several statements as one atomic step; inside `atomic()`, part of its transaction."""
+        if self.connection.in_transaction:
+            yield
+        else:
+            with self._transaction():
+                yield
+
     @contextlib.asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
         # The body's storage calls never suspend (see the module's docstring).
@@ -124,26 +153,54 @@ class SqliteStorage:
             return
         self._purged_at = now
         for table in TABLES:
-            self.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
+            self.execute(f"DELETE FROM {table} WHERE {EXPIRED[table]}", (now,))
 
     async def close(self) -> None:
         self.connection.close()
 
     # -- sign-in transactions ----------------------------------------------
 
-    async def insert_transaction(self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:
+    async def insert_transaction(
+        self, txn_id: str, state_hash: str, payload: bytes, expires_at: float, *, now: float, limit: int
+    ) -> int:
         self._purge_expired(now)
-        self.execute(
-            "INSERT INTO transactions (id, state_hash, payload, expires_at) VALUES (?, ?, ?, ?)",
-            (txn_id, state_hash, payload, expires_at),
-        )
+        evicted = 0
+        with self._step():
+            over = self.execute(SPAN).fetchone()[0] - limit + 1  # at least how many too many, if any
+            if over > 0:
+                over = self.execute("SELECT count(*) FROM transactions").fetchone()[0] - limit + 1
+            if over > 0:  # at the cap: expired ones go first, then the oldest unclaimed, then the oldest claimed
+                over -= self.execute(f"DELETE FROM transactions WHERE {EXPIRED['transactions']}", (now,)).rowcount
+            if over > 0:
+                evicted = self.execute(
+                    "DELETE FROM transactions WHERE id IN "
+                    "(SELECT id FROM transactions ORDER BY binding IS NOT NULL, expires_at LIMIT ?)",
+                    (over,),
+                ).rowcount
+            self.execute(
+                "INSERT INTO transactions (id, state_hash, payload, expires_at) VALUES (?, ?, ?, ?)",
+                (txn_id, state_hash, payload, expires_at),
+            )
+        return evicted
 
-    async def claim_transaction(self, txn_id: str, binding_hash: str, now: float) -> bytes | None:
-        row = self.execute(
-            "UPDATE transactions SET binding = ? WHERE id = ? AND binding IS NULL AND expires_at > ? RETURNING payload",
-            (binding_hash, txn_id, now),
-        ).fetchone()
-        return row[0] if row else None
+    async def claim_transaction(
+        self, txn_id: str, binding_hash: str, now: float, *, expires_at: float, per_binding: int
+    ) -> bytes | None:
+        with self._step():
+            rows = self.execute(
+                "UPDATE transactions SET binding = ?, expires_at = ? "
+                "WHERE id = ? AND binding IS NULL AND expires_at > ? RETURNING payload",
+                (binding_hash, expires_at, txn_id, now),
+            ).fetchall()
+            if not rows:
+                return None
+            # This browser's newest `per_binding` stay, this one among them; its older ones go.
+            self.execute(
+                "DELETE FROM transactions WHERE id IN (SELECT id FROM transactions WHERE binding = ? AND id != ? "
+                "ORDER BY expires_at DESC LIMIT -1 OFFSET ?)",
+                (binding_hash, txn_id, per_binding - 1),
+            )
+        return rows[0][0]
 
     async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
         row = self.execute(
