@@ -174,4 +174,7 @@ def _wire(app: rx.App, max_states: int) -> None:
     if isinstance(manager, BoundedStateManagerMemory):
         manager.max_states = max_states
     elif type(manager) is StateManagerMemory and not manager.states:
-        app._state_manager = BoundedStateManagerMemory(token_expiration=manager.token_expiration, max_states=max_states)
+        # mypy reads StateManagerMemory's conditionally redefined methods as abstract; Reflex builds it alike.
+        app._state_manager = BoundedStateManagerMemory(  # type: ignore[abstract]
+            token_expiration=manager.token_expiration, max_states=max_states
+        )
