@@ -11,7 +11,7 @@ protected data must come from handlers that check the session themselves.
     app.add_page(reflex_logto.protected(reports), route="/reports", on_load=reflex_logto.AuthState.require_sign_in)
 
 or, secure by default: `reflex_logto.setup(app, protect_all_pages=True)` guards
-every page added afterwards except the public ones.
+every page, added before or after, except the public ones.
 """
 
 from __future__ import annotations
