@@ -1,9 +1,14 @@
-"""Browser timings of each step, headless chromium, the app in production mode.
+"""Browser timings of each step, headless chromium, the app in production mode,
+and in the same run the Next.js anchor (Next.js + @logto/next), against one provider.
 
-    .venv/bin/python bench/browser.py [--runs 20]
+    .venv/bin/python bench/browser.py [--runs 20] [--anchor /tmp/next-anchor]
 
-A fresh browser context for each run; prints median and p95 in milliseconds.
-The development provider and the app start on free ports and stop at the end.
+The anchor's build dir comes from --anchor or BENCH_ANCHOR (bench/anchor.py says
+how to build it); without either, only the app is timed. With it, the two apps
+take turns run by run (app, anchor, anchor, app, ...), each run in a fresh
+browser context; prints per step the medians and their ratio (app / anchor), in
+milliseconds. The development provider and both apps start on free ports and
+stop at the end.
 
 The page timestamps its own milestones (a script added to every document
 watches the DOM and notes the animation frame in which each one shows), and
@@ -15,10 +20,17 @@ load at the browser's own navigation start.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
+from anchor import anchor_server, missing
 from harness import app_with_provider, percentile
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 
@@ -30,17 +42,13 @@ STEPS = [
     "Sign out to the signed-out page",
 ]
 
-# Milestones, each noted once per document, in epoch milliseconds.
+# Milestones, each noted once per document, in epoch milliseconds. __PROBES__ is the target's.
 MILESTONES = """
 (() => {
   const seen = (window.__seen = {});
   const now = () => performance.timeOrigin + performance.now();
-  const probes = {
-    sign_in: () => [...document.querySelectorAll("button")].some(
-      (b) => b.textContent.trim() === "Sign in" && !b.disabled && !b.hasAttribute("data-loading")),
-    claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),
-    signed_out: () => !!document.body && document.body.textContent.includes("You are not signed in."),
-  };
+  const button = (name) => [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === name);
+  const probes = __PROBES__;
   const check = () => {
     for (const [name, probe] of Object.entries(probes)) {
       if (!(name in seen) && !(name + "_pending" in seen) && probe()) {
@@ -63,8 +71,43 @@ CLICK = """
 """
 
 
+@dataclass(frozen=True)
+class Target:
+    """One app under test: its button labels and how its page shows each milestone."""
+
+    name: str
+    sign_in: str
+    sign_out: str
+    probes: str  # a JS object literal of name -> () => bool
+    claims: str  # Playwright selectors, waited for first (they outlast navigations)
+    signed_out: str
+
+
+APP = Target(
+    "this app", "Sign in", "Sign out",
+    """{
+      // Reflex renders the button disabled / loading until its state has arrived.
+      sign_in: () => { const b = button("Sign in"); return !!b && !b.disabled && !b.hasAttribute("data-loading"); },
+      claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),
+      signed_out: () => !!document.body && document.body.textContent.includes("You are not signed in."),
+    }""",
+    ':is(h1, h2, h3, h4):has-text("Demo User")', 'text=You are not signed in.',
+)
+ANCHOR = Target(
+    "Next.js + @logto/next", "Sign In", "Sign Out",
+    """{
+      // Server-rendered: interactive once React has hydrated the button (its props are attached).
+      sign_in: () => { const b = button("Sign In"); return !!b && Object.keys(b).some((k) => k.startsWith("__reactProps$")); },
+      claims: () => !!document.querySelector("table#claims"),
+      // The home page again, signed out: the Sign In button, no claims.
+      signed_out: () => !!button("Sign In") && !document.querySelector("table#claims"),
+    }""",
+    "table#claims", 'button:text-is("Sign In")',
+)
+
+
 def mark(page, name: str) -> float:
-    page.wait_for_function(f"window.__seen.{name}")
+    page.wait_for_function(f"window.__seen && window.__seen.{name}", timeout=20_000)
     return page.evaluate(f"window.__seen.{name}")
 
 
@@ -72,50 +115,83 @@ def navigation_start(page) -> float:
     return page.evaluate("performance.timeOrigin")
 
 
-def main(runs: int) -> None:
-    timings: dict[str, list[float]] = {step: [] for step in STEPS}
-    with app_with_provider("bench") as (provider, base):
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            for run_number in range(runs + 1):  # the first run warms the server and is not counted
-                context = browser.new_context()
-                context.add_init_script(MILESTONES)
-                page = context.new_page()
-                run = {}
-                page.goto(base, wait_until="commit")
-                expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
-                run[STEPS[0]] = mark(page, "sign_in") - navigation_start(page)
+def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[str, float]:
+    """The five steps, in a fresh context, milliseconds each."""
+    context = browser.new_context()
+    context.add_init_script(MILESTONES.replace("__PROBES__", target.probes))
+    page = context.new_page()
+    run = {}
+    page.goto(base, wait_until="commit")
+    run[STEPS[0]] = mark(page, "sign_in") - navigation_start(page)
 
-                with page.expect_request(lambda r: "/oidc/auth" in r.url) as leaving:
-                    clicked = page.evaluate(CLICK, "Sign in")
-                page.wait_for_url(f"{provider.origin}/**", wait_until="commit")
-                run[STEPS[1]] = leaving.value.timing["startTime"] - clicked  # both epoch milliseconds
+    with page.expect_request(lambda r: "/oidc/auth" in r.url) as leaving:
+        clicked = page.evaluate(CLICK, target.sign_in)
+    page.wait_for_url(f"{provider_origin}/**", wait_until="commit")
+    run[STEPS[1]] = leaving.value.timing["startTime"] - clicked  # both epoch milliseconds
 
-                page.get_by_label("Username").fill("demo")
-                page.get_by_label("Password").fill("demo-password")
-                clicked = page.evaluate(CLICK, "Sign in")
-                expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
-                run[STEPS[2]] = mark(page, "claims") - clicked
+    page.get_by_label("Username").fill("demo")
+    page.get_by_label("Password").fill("demo-password")
+    page.wait_for_load_state()
+    clicked = page.evaluate(CLICK, "Sign in")  # the provider's form
+    page.locator(target.claims).first.wait_for(timeout=20_000)
+    run[STEPS[2]] = mark(page, "claims") - clicked
 
-                page.reload(wait_until="commit")
-                expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
-                run[STEPS[3]] = mark(page, "claims") - navigation_start(page)
+    page.reload(wait_until="commit")
+    page.locator(target.claims).first.wait_for(timeout=20_000)
+    run[STEPS[3]] = mark(page, "claims") - navigation_start(page)
 
-                clicked = page.evaluate(CLICK, "Sign out")
-                expect(page.get_by_text("You are not signed in.")).to_be_visible()
-                run[STEPS[4]] = mark(page, "signed_out") - clicked
-                context.close()
-                if run_number > 0:
-                    for step, milliseconds in run.items():
-                        timings[step].append(milliseconds)
-            browser.close()
-    print("| step | median ms | p95 ms | runs |")
-    print("|------|----------:|-------:|-----:|")
-    for step, samples in timings.items():
-        print(f"| {step} | {statistics.median(samples):.0f} | {percentile(samples, 0.95):.0f} | {len(samples)} |")
+    clicked = page.evaluate(CLICK, target.sign_out)
+    page.locator(target.signed_out).first.wait_for(timeout=20_000)  # after the provider's end-session page
+    run[STEPS[4]] = mark(page, "signed_out") - clicked
+    context.close()
+    return run
+
+
+def main(runs: int, anchor_dir: Path | None) -> None:
+    if anchor_dir is not None and (why := missing(anchor_dir)):
+        sys.exit(why)
+    targets = [APP, ANCHOR] if anchor_dir else [APP]
+    timings = {target.name: {step: [] for step in STEPS} for target in targets}
+    with app_with_provider("bench") as (provider, app_base):
+        with _maybe_anchor(anchor_dir, provider) as anchor_base:
+            bases = {APP.name: app_base, ANCHOR.name: anchor_base}
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                for run_number in range(runs + 1):  # the first round warms the servers and is not counted
+                    order = targets if run_number % 2 == 0 else targets[::-1]  # app, anchor, anchor, app, ...
+                    for target in order:
+                        run = one_run(browser, target, bases[target.name], provider.origin)
+                        if run_number > 0:
+                            for step, milliseconds in run.items():
+                                timings[target.name][step].append(milliseconds)
+                browser.close()
+    if anchor_dir is None:
+        print("(app only: give --anchor DIR or BENCH_ANCHOR to time the Next.js anchor in the same run)")
+        print("| step | median ms | p95 ms | runs |")
+        print("|------|----------:|-------:|-----:|")
+        for step, samples in timings[APP.name].items():
+            print(f"| {step} | {statistics.median(samples):.0f} | {percentile(samples, 0.95):.0f} | {len(samples)} |")
+        return
+    print(f"| step | {APP.name} median (p95) | {ANCHOR.name} median (p95) | ratio | runs each |")
+    print("|------|------:|------:|------:|------:|")
+    for step in STEPS:
+        ours, theirs = timings[APP.name][step], timings[ANCHOR.name][step]
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"| {step} | {statistics.median(ours):.0f} ({percentile(ours, 0.95):.0f}) | "
+              f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | {ratio:.1f}x | {len(ours)} |")
+
+
+def _maybe_anchor(anchor_dir: Path | None, provider):
+    if anchor_dir is None:
+        return contextlib.nullcontext()
+    log = Path(tempfile.mkdtemp(prefix="bench-anchor-")) / "next.log"
+    return anchor_server(anchor_dir, provider, log)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    main(parser.parse_args().runs)
+    parser.add_argument("--anchor", type=Path, default=os.environ.get("BENCH_ANCHOR") or None,
+                        help="the Next.js anchor's build dir (default: $BENCH_ANCHOR; none: the app alone)")
+    arguments = parser.parse_args()
+    main(arguments.runs, arguments.anchor.resolve() if arguments.anchor else None)
