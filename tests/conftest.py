@@ -88,3 +88,19 @@ async def rp(op, tmp_path):
     party = RelyingParty(op, str(tmp_path / "sessions.sqlite3"))
     yield party
     await party.close()
+
+
+@pytest.fixture
+async def api(op, tmp_path):
+    """The demo's own API (`/api/demo`) over ASGI, checking tokens that `op` signs."""
+    import httpx
+
+    from app.api import api_routes
+    from reflex_logto.reflex import runtime
+    from tests.support.fake_provider import APP_URL, app_config
+
+    config = app_config(op, session_db=str(tmp_path / "s.sqlite3"), resources=(f"{APP_URL}/api",))
+    runtime.configure(config, backend_url=APP_URL, transport=op.transport())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api_routes()), base_url=APP_URL) as client:
+        yield client
+    await runtime.shutdown()

@@ -2,24 +2,11 @@
 
 import time
 
-import httpx
 import pytest
 
-from app.api import api_routes
-from reflex_logto.reflex import runtime
-from tests.support.fake_provider import APP_URL, app_config
-from tests.unit.test_access_tokens import API, access_token
+from tests.unit.test_access_tokens import access_token
 
 NOW = int(time.time())
-
-
-@pytest.fixture
-async def api(op, tmp_path):
-    runtime.configure(app_config(op, session_db=str(tmp_path / "s.sqlite3"), resources=(API,)), backend_url=APP_URL,
-                      transport=op.transport())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api_routes()), base_url=APP_URL) as client:
-        yield client
-    await runtime.shutdown()
 
 
 @pytest.mark.parametrize(

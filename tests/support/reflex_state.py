@@ -57,3 +57,11 @@ def navigation(events: list[Any]) -> str | None:
                 if match:
                     return json.loads(match.group(1))
     return None
+
+
+def auth_route_paths(app) -> list[str]:
+    """The paths of the package's routes: the Starlette app among the app's transformers."""
+    from starlette.applications import Starlette
+
+    starlette = next(t for t in app.api_transformer if isinstance(t, Starlette))
+    return [route.path for route in starlette.routes]

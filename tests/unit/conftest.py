@@ -27,3 +27,26 @@ async def open_storage(request, tmp_path):
 def storage(open_storage):
     """A fresh, empty store (SQLite, then Redis)."""
     return open_storage()
+
+
+@pytest.fixture
+def fresh_app():
+    """A second rx.App in this process, with room for its own states; the app's own states,
+    the package's configuration and its logger's level are as they were afterwards."""
+    import logging
+
+    import reflex as rx
+    from reflex_base.registry import RegistrationContext
+
+    from reflex_logto.reflex import runtime
+
+    token = RegistrationContext.set(RegistrationContext.get().fork())
+    configured = dict(vars(runtime))
+    try:
+        yield rx.App()
+    finally:
+        RegistrationContext.reset(token)
+        for name in ("_config", "_backend_url", "_transport", "_storage", "_extras", "_flow"):
+            setattr(runtime, name, configured[name])
+        logging.getLogger("reflex_logto").setLevel(logging.NOTSET)
+

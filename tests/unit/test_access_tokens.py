@@ -2,15 +2,12 @@
 
 import time
 
-import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from app.api import api_routes
 from reflex_logto.oidc.access_token import InsufficientScope, InvalidAccessToken, check_access_token
-from reflex_logto.reflex import runtime
-from tests.support.fake_provider import APP_URL, app_config
+from tests.support.fake_provider import APP_URL
 
 API = f"{APP_URL}/api"
 NOW = int(time.time())
@@ -50,15 +47,6 @@ def test_a_missing_scope_is_its_own_refusal(op):
 def test_a_forged_signature_is_invalid(op):
     with pytest.raises(InvalidAccessToken):
         check(op, access_token(op, key=ECKey.generate_key("P-384", parameters={"kid": "key-1"})))
-
-
-@pytest.fixture
-async def api(op, tmp_path):
-    runtime.configure(app_config(op, session_db=str(tmp_path / "s.sqlite3"), resources=(API,)), backend_url=APP_URL,
-                      transport=op.transport())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api_routes()), base_url=APP_URL) as client:
-        yield client
-    await runtime.shutdown()
 
 
 async def test_the_api_answers_a_good_token_and_explains_refusals(op, api):

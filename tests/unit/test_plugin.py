@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import reflex as rx
-from reflex_base.registry import RegistrationContext
-from starlette.applications import Starlette
 
 import reflex_logto
 from reflex_logto.reflex import runtime
 from tests.support.fake_provider import app_config
-
-
-def auth_routes_of(app) -> list[str]:
-    """The paths of the Starlette app among the app's transformers (the package's routes)."""
-    starlette = next(t for t in app.api_transformer if isinstance(t, Starlette))
-    return starlette.routes
-
-
-@pytest.fixture
-def fresh_app():
-    token = RegistrationContext.set(RegistrationContext.get().fork())
-    configured = dict(vars(runtime))
-    try:
-        yield rx.App()
-    finally:
-        RegistrationContext.reset(token)
-        for name in ("_config", "_backend_url", "_transport", "_storage", "_extras", "_flow"):
-            setattr(runtime, name, configured[name])
+from tests.support.reflex_state import auth_route_paths
 
 
 def test_the_plugin_adds_the_callback_routes_and_guards_the_apps_pages(fresh_app, op):
@@ -39,7 +19,7 @@ def test_the_plugin_adds_the_callback_routes_and_guards_the_apps_pages(fresh_app
     assert "finish_sign_in" in repr(fresh_app._load_events["callback"])
     assert "require_sign_in" in repr(fresh_app._load_events["reports"])
     assert "require_sign_in" not in repr(fresh_app._load_events["index"])
-    assert "/auth/sign-in/{txn_id}" in [route.path for route in auth_routes_of(fresh_app)]
+    assert "/auth/sign-in/{txn_id}" in auth_route_paths(fresh_app)
     assert runtime.get_config().issuer == op.issuer
 
 

@@ -6,33 +6,11 @@ import logging
 
 import pytest
 import reflex as rx
-from reflex_base.registry import RegistrationContext
-from starlette.applications import Starlette
 
 import reflex_logto
-from reflex_logto.reflex import runtime
 from reflex_logto.reflex.setup import _startup_checks
 from tests.support.fake_provider import app_config
-
-
-def auth_routes_of(app) -> list[str]:
-    """The paths of the Starlette app among the app's transformers (the package's routes)."""
-    starlette = next(t for t in app.api_transformer if isinstance(t, Starlette))
-    return starlette.routes
-
-
-@pytest.fixture
-def fresh_app():
-    """Room for another App in this process; the app's own states stay as they are."""
-    token = RegistrationContext.set(RegistrationContext.get().fork())
-    configured = dict(vars(runtime))
-    try:
-        yield rx.App()
-    finally:
-        RegistrationContext.reset(token)
-        for name in ("_config", "_backend_url", "_transport", "_storage", "_extras", "_flow"):
-            setattr(runtime, name, configured[name])
-        logging.getLogger("reflex_logto").setLevel(logging.NOTSET)
+from tests.support.reflex_state import auth_route_paths
 
 
 def test_setup_adds_the_callback_page_at_the_configured_path(fresh_app, op):
@@ -40,7 +18,7 @@ def test_setup_adds_the_callback_page_at_the_configured_path(fresh_app, op):
     reflex_logto.setup(fresh_app, config)
     assert "auth-return" in fresh_app._unevaluated_pages
     assert "finish_sign_in" in repr(fresh_app._load_events["auth-return"])
-    routes = [route.path for route in auth_routes_of(fresh_app)]
+    routes = auth_route_paths(fresh_app)
     assert "/signin/backchannel-logout" in routes and "/signin/sign-in/{txn_id}" in routes
     _startup_checks(fresh_app, config, object())  # nothing to refuse
 

@@ -148,18 +148,15 @@ class SessionStore:
 
     async def tokens(self, key: str) -> TokenSet | None:
         """The session's tokens (by store key), or None if it is gone or won't open."""
-        sealed = await self._storage.session_tokens(key)
-        if sealed is None:
-            return None
-        try:
-            return TokenSet.from_dict(self._sealer.open(sealed, record=key))
-        except SealError:
-            return None
+        return self._open(key, await self._storage.session_tokens(key))
 
     async def end(self, key: str, reason: str, *, now: float | None = None) -> TokenSet | None:
         """End one session (by store key); return its tokens, if it existed."""
         now = time.time() if now is None else now
-        sealed = await self._storage.end_session(key, reason, now + ENDED_REASON_TTL, now=now)
+        return self._open(key, await self._storage.end_session(key, reason, now + ENDED_REASON_TTL, now=now))
+
+    def _open(self, key: str, sealed: bytes | None) -> TokenSet | None:
+        """The session's sealed tokens opened, or None if there are none or they won't open."""
         if sealed is None:
             return None
         try:
