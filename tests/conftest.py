@@ -6,6 +6,7 @@ import pytest
 from reflex_logto.devprovider.launcher import start
 from tests.support.app_server import ROOT
 from tests.support.fake_provider import FakeProvider
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 from tests.support.relying_party import RelyingParty
 
@@ -46,6 +47,14 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Debian's PostgreSQL, a cluster of its own on a free loopback port, for this test run."""
+    server = PostgresServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

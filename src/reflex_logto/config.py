@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reflex_logto.errors import ConfigurationError
-from reflex_logto.sessions.stores import REDIS_SCHEMES
+from reflex_logto.sessions.stores import REDIS_SCHEMES, postgres_url
 
 DEFAULT_SCOPES = ("openid", "offline_access", "profile", "email")
 MIN_COOKIE_SECRET_LENGTH = 32
@@ -65,7 +65,7 @@ class AuthConfig:
     session_db: str = DEFAULT_SESSION_DB
     """The SQLite file of the embedded store (one machine)."""
     session_db_url: Secret | None = None
-    """A Redis URL: the networked store shared by several workers or machines (it may hold a password)."""
+    """A Redis or PostgreSQL URL: the networked store shared by several workers or machines (it may hold a password)."""
     session_max_age: int = SESSION_MAX_AGE
     """Seconds from sign-in until the session ends, however active."""
     session_idle_timeout: int = SESSION_IDLE_TIMEOUT
@@ -167,19 +167,50 @@ class AuthConfig:
         )
 
 
+REFLEX_DB = "reflex"
+"""LOGTO_SESSION_DB_URL's word for "the database of Reflex's own `db_url`"."""
+
+
 def _session_db_url(environ: Mapping[str, str]) -> Secret | None:
-    """LOGTO_SESSION_DB_URL, or else the Redis that Reflex's own state is kept in, if any."""
+    """LOGTO_SESSION_DB_URL (a URL, or `reflex`), or else the Redis that Reflex's own state is kept in, if any."""
     url = environ.get("LOGTO_SESSION_DB_URL", "").strip()
     name = "LOGTO_SESSION_DB_URL"
+    if url == REFLEX_DB:
+        return _reflex_db_url(environ)
     if not url:
         url, name = environ.get("REFLEX_REDIS_URL", "").strip(), "REFLEX_REDIS_URL"
+        if not url:
+            return None
+        if urlsplit(url).scheme not in REDIS_SCHEMES:
+            raise ConfigurationError(f"{name} must be a redis://, rediss:// or unix:// URL")
+        return Secret(url)
+    if urlsplit(url).scheme in REDIS_SCHEMES:
+        return Secret(url)
+    if postgres := postgres_url(url):
+        return Secret(postgres)
+    raise ConfigurationError(
+        f"{name} must be a redis://, rediss://, unix:// or postgresql:// URL, or {REFLEX_DB!r} for Reflex's db_url "
+        "(for SQLite, set LOGTO_SESSION_DB to a file path)"
+    )
+
+
+def _reflex_db_url(environ: Mapping[str, str]) -> Secret | None:
+    """The PostgreSQL of Reflex's `db_url` (REFLEX_DB_URL, else rxconfig.py); None, the embedded
+    SQLite file, when that is SQLite (as in development) or unset."""
+    url = environ.get("REFLEX_DB_URL", "").strip()
     if not url:
+        from reflex.config import get_config
+
+        url = (get_config().db_url or "").strip()
+    if not url or url.startswith("sqlite"):
         return None
-    if urlsplit(url).scheme not in REDIS_SCHEMES:
-        raise ConfigurationError(
-            f"{name} must be a redis://, rediss:// or unix:// URL (for SQLite, set LOGTO_SESSION_DB to a file path)"
-        )
-    return Secret(url)
+    if postgres := postgres_url(url):
+        return Secret(postgres)
+    # Named by its scheme only: the rest may hold a password.
+    raise ConfigurationError(
+        f"LOGTO_SESSION_DB_URL=reflex keeps sessions in Reflex's db_url, which must then be PostgreSQL or SQLite, "
+        f"not {url.partition(':')[0]}"
+    )
 
 
 def make_local_dir(path: Path) -> Path:

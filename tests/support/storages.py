@@ -1,7 +1,9 @@
-"""Both storages, for tests that must hold for each, and a look at what they keep."""
+"""The package's storages, for tests that must hold for each, and a look at what they keep."""
 
 from __future__ import annotations
 
+from reflex_logto.sessions.stores.postgres import PostgresStorage
+from reflex_logto.sessions.stores.postgres_schema import TABLE_NAMES
 from reflex_logto.sessions.stores.redis import RedisStorage
 from reflex_logto.sessions.stores.sqlite import TABLES, SqliteStorage
 
@@ -15,6 +17,10 @@ async def everything_stored(storage) -> bytes:
             for row in storage.execute(f"SELECT * FROM {table}")
             for value in row
         )
+    if isinstance(storage, PostgresStorage):
+        async with storage._connection() as connection:
+            rows = [row for name in TABLE_NAMES for row in await connection.fetch(f"SELECT * FROM {storage.prefix}{name}")]
+        return b"".join(value if isinstance(value, bytes) else str(value).encode() for row in rows for value in row)
     assert isinstance(storage, RedisStorage)
     chunks = []
     async for key in storage.redis.scan_iter():

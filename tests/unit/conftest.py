@@ -1,20 +1,30 @@
 import pytest
 
+from reflex_logto.sessions.stores.postgres import PostgresStorage
 from reflex_logto.sessions.stores.redis import RedisStorage
 from reflex_logto.sessions.stores.sqlite import SqliteStorage
+from tests.support.postgres_server import emptied
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 async def open_storage(request, tmp_path):
     """Opens connections to one fresh, empty store, as many as a test wants (one per
-    simulated worker process); each test that takes it runs against SQLite and Redis."""
+    simulated worker process); each test that takes it runs against SQLite, Redis and PostgreSQL."""
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
         server.flush()
+    elif request.param == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        await emptied(server.url, "unit_")
     opened = []
 
     def open_one():
-        store = SqliteStorage(str(tmp_path / "store.sqlite3")) if request.param == "sqlite" else RedisStorage(server.url)
+        if request.param == "sqlite":
+            store = SqliteStorage(str(tmp_path / "store.sqlite3"))
+        elif request.param == "redis":
+            store = RedisStorage(server.url)
+        else:
+            store = PostgresStorage(server.url, prefix="unit_")
         opened.append(store)
         return store
 
@@ -25,7 +35,7 @@ async def open_storage(request, tmp_path):
 
 @pytest.fixture
 def storage(open_storage):
-    """A fresh, empty store (SQLite, then Redis)."""
+    """A fresh, empty store (SQLite, then Redis, then PostgreSQL)."""
     return open_storage()
 
 

@@ -179,7 +179,7 @@ def test_resources_are_apis_not_organizations():
         config(LOGTO_RESOURCES="urn:logto:organization:org-acme")
 
 
-def test_session_store_is_sqlite_unless_a_redis_url_is_given():
+def test_session_store_is_sqlite_unless_a_url_is_given():
     assert config().session_db_url is None
     assert config(REFLEX_REDIS_URL="redis://cache:6379/0").session_db_url.reveal() == "redis://cache:6379/0"
     both = config(REFLEX_REDIS_URL="redis://cache:6379/0", LOGTO_SESSION_DB_URL="rediss://:pw@sessions:6380/2")
@@ -188,6 +188,35 @@ def test_session_store_is_sqlite_unless_a_redis_url_is_given():
 
 
 @pytest.mark.parametrize("name", ["LOGTO_SESSION_DB_URL", "REFLEX_REDIS_URL"])
-def test_a_session_store_url_that_is_not_redis_is_named(name):
+def test_a_session_store_url_that_is_neither_redis_nor_postgresql_is_named(name):
     with pytest.raises(ConfigurationError, match=f"{name} must be a redis://"):
-        config(**{name: "postgresql://db/sessions"})
+        config(**{name: "mysql://db/sessions"})
+
+
+def test_redis_for_reflex_state_must_be_redis():
+    with pytest.raises(ConfigurationError, match="REFLEX_REDIS_URL must be a redis://"):
+        config(REFLEX_REDIS_URL="postgresql://db/sessions")
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:pw@db:5432/app", "postgres://app:pw@db/app",
+                                 "postgresql+asyncpg://app:pw@db/app", "postgresql+psycopg2://app:pw@db/app"])
+def test_sessions_in_postgresql_by_url(url):
+    chosen = config(LOGTO_SESSION_DB_URL=url, REFLEX_REDIS_URL="redis://cache:6379/0")  # its own store wins
+    assert chosen.session_db_url.reveal() == "postgresql://" + url.split("://", 1)[1]  # as asyncpg takes it
+    assert "pw" not in repr(chosen)
+
+
+def test_sessions_in_reflex_own_database_when_the_app_says_so(monkeypatch):
+    import reflex.config
+
+    assert config(LOGTO_SESSION_DB_URL="reflex", REFLEX_DB_URL="postgresql+psycopg://app:pw@db/app").session_db_url.reveal() == (
+        "postgresql://app:pw@db/app"
+    )
+    # Without REFLEX_DB_URL, rxconfig.py's db_url; SQLite there (Reflex's default) keeps the package's own SQLite file.
+    monkeypatch.setattr(reflex.config.get_config(), "db_url", "postgresql://app:pw@rx-db/app")
+    assert config(LOGTO_SESSION_DB_URL="reflex").session_db_url.reveal() == "postgresql://app:pw@rx-db/app"
+    monkeypatch.setattr(reflex.config.get_config(), "db_url", "sqlite:///reflex.db")
+    assert config(LOGTO_SESSION_DB_URL="reflex").session_db_url is None
+    with pytest.raises(ConfigurationError, match="must then be PostgreSQL or SQLite, not mysql$") as refused:
+        config(LOGTO_SESSION_DB_URL="reflex", REFLEX_DB_URL="mysql://app:secret-pw@db/app")
+    assert "secret-pw" not in str(refused.value)

@@ -1,4 +1,4 @@
-"""The store contract (`reflex_logto.sessions.stores.contract`), for the package's own two stores."""
+"""The store contract (`reflex_logto.sessions.stores.contract`), for the package's own three stores."""
 
 import time
 
@@ -6,8 +6,10 @@ import pytest
 
 from reflex_logto.sessions.stores import digest
 from reflex_logto.sessions.stores.contract import StorageContract, _insert, _session
+from reflex_logto.sessions.stores.postgres import PostgresStorage
 from reflex_logto.sessions.stores.redis import RedisStorage
 from reflex_logto.sessions.stores.sqlite import SqliteStorage
+from tests.support.postgres_server import emptied
 
 
 class TestSqliteStorage(StorageContract):
@@ -23,6 +25,15 @@ class TestRedisStorage(StorageContract):
     async def storage(self, redis_server):
         redis_server.flush()
         store = RedisStorage(redis_server.url)
+        yield store
+        await store.close()
+
+
+class TestPostgresStorage(StorageContract):
+    @pytest.fixture
+    async def storage(self, postgres_server):
+        await emptied(postgres_server.url, "contract_")
+        store = PostgresStorage(postgres_server.url, prefix="contract_")
         yield store
         await store.close()
 

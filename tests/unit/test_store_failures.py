@@ -39,11 +39,11 @@ async def test_a_store_refusing_writes_mid_sign_in_leaves_no_session_and_no_live
     assert again.status_code == 303 and "logto_session" not in rp.cookie_header()
 
 
-@pytest.fixture
-async def no_store(tmp_path):
-    """The app configured with a Redis that is not there (nothing listens on the port)."""
+@pytest.fixture(params=["redis://127.0.0.1:{port}/0", "postgresql://app:pw@127.0.0.1:{port}/app"])
+async def no_store(request, tmp_path):
+    """The app configured with a Redis, or a PostgreSQL, that is not there (nothing listens on the port)."""
     party = RelyingParty(FakeProvider(), str(tmp_path / "unused.sqlite3"),
-                         session_db_url=Secret(f"redis://127.0.0.1:{free_port()}/0"))
+                         session_db_url=Secret(request.param.format(port=free_port())))
     yield party
     await party.close()
 

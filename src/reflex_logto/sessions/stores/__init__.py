@@ -1,8 +1,8 @@
 """Where sign-in transactions, handoffs and sessions are kept.
 
-Two implementations of one `Storage` interface: SQLite, embedded, for one
-machine (several workers share the file), and Redis, networked, for several
-machines. The stores in `transactions.py` and `store.py` hold the rules
+Three implementations of one `Storage` interface: SQLite, embedded, for one
+machine (several workers share the file); PostgreSQL, the app's own database,
+and Redis, both networked, for several machines. The stores in `transactions.py` and `store.py` hold the rules
 (lifetimes, binding, sealing); a storage only keeps records and makes each
 step atomic. It never sees a bearer value in clear: ids and bindings arrive
 hashed, tokens and transaction secrets sealed.
@@ -30,6 +30,7 @@ from reflex_logto.errors import StoreUnavailable
 
 __all__ = [
     "HandoffRecord",
+    "POSTGRES_SCHEMES",
     "REDIS_SCHEMES",
     "SessionRecord",
     "Storage",
@@ -39,6 +40,18 @@ __all__ = [
 ]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def postgres_url(url: str) -> str | None:
+    """The URL as asyncpg takes it, if it names PostgreSQL; None if not.
+
+    SQLAlchemy's forms, as in Reflex's `db_url` (`postgresql+psycopg2://...`), lose their driver.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0].lower() not in POSTGRES_SCHEMES:
+        return None
+    return f"postgresql://{rest}"
 
 
 def digest(value: str) -> str:
@@ -181,14 +194,24 @@ class Storage(Protocol):
 
 
 def open_storage(url: str | None, sqlite_path: str) -> Storage:
-    """Redis for a redis://, rediss:// or unix:// URL; otherwise SQLite at `sqlite_path`."""
+    """Redis for a redis://, rediss:// or unix:// URL, PostgreSQL for a postgresql:// one;
+    otherwise SQLite at `sqlite_path`."""
     if url and urlsplit(url).scheme in REDIS_SCHEMES:
         from reflex_logto.sessions.stores.redis import RedisStorage
 
         return RedisStorage(url)
+    if url and (postgres := postgres_url(url)):
+        from reflex_logto.sessions.stores.postgres import PostgresStorage
+
+        return PostgresStorage(postgres)
     from reflex_logto.sessions.stores.sqlite import SqliteStorage
 
     return SqliteStorage(sqlite_path)
+
+
+def unavailable(err: Exception, name: str) -> StoreUnavailable:
+    """The error a storage raises when `err` (its driver's) stops a step."""
+    return StoreUnavailable(f"the session store ({name}) failed: {type(err).__name__}: {err}")
 
 
 def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...], name: str):
@@ -200,7 +223,7 @@ def unavailable_on(errors: type[Exception] | tuple[type[Exception], ...], name: 
             try:
                 return await method(*args, **kwargs)
             except errors as err:
-                raise StoreUnavailable(f"the session store ({name}) failed: {type(err).__name__}: {err}") from err
+                raise unavailable(err, name) from err
 
         return guarded
 
