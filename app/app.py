@@ -16,7 +16,6 @@ from .pages.callback import callback
 from .pages.home import home
 from .pages.profile import profile
 from .profile_state import ProfileState
-from .static_cache import cache_hashed_assets
 
 # What the demo asks of the bundled development provider, when no provider is configured:
 # roles for /admin, its API's scope, and Logto's organizations with their permissions.
@@ -34,7 +33,7 @@ DEVELOPMENT = reflex_logto.DevelopmentProvider(
 logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("reflex_logto").setLevel(logging.INFO)
 
-app = rx.App(api_transformer=[api_routes(), cache_hashed_assets])
+app = rx.App(api_transformer=api_routes())
 # Secure by default: every page added below needs sign-in, but / and /callback.
 reflex_logto.setup(
     app, protect_all_pages=True, on_sign_in=record_sign_in, callback_page=callback, development=DEVELOPMENT

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/heartbeat.py [--tabs 200] [--seconds 20] [--workers 1]
 
-Signs in `--tabs` users over the wire (bench/event_client.py), keeps one tab
+Signs in `--tabs` users over the wire (tests/support/event_client.py), keeps one tab
 of each open sending the heartbeat every second as the page does, and reads
 the app's CPU time (its processes' utime + stime in /proc) over the window:
 CPU per heartbeat, and how many open tabs one core would carry at that rate.
@@ -18,8 +18,9 @@ import secrets
 import time
 from pathlib import Path
 
-from event_client import Tab, UserAgent
 from harness import app_with_users
+
+from tests.support.event_client import Tab, UserAgent
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -47,15 +48,7 @@ def app_pids(port: int) -> list[int]:
 
 
 async def signed_in_tab(base: str, username: str, password: str) -> Tab:
-    agent = UserAgent(base)
-    home = await Tab.open(agent, f"{base}/")
-    await home.send("sign_in")
-    to_provider = await home.navigation()
-    await home.close()
-    finishing = await Tab.open(agent, await agent.follow(to_provider, credentials=(username, password)))
-    to_session = await finishing.navigation()
-    await finishing.close()
-    tab = await Tab.open(agent, await agent.follow(to_session))
+    tab = await UserAgent(base).sign_in((username, password))
     assert tab.auth("signed_in"), f"{username} is not signed in"
     return tab
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/socket_load.py [--users 200] [--concurrency 200] [--workers 2]
 
-Each simulated user is a UserAgent of bench/event_client.py: HTTP for pages
+Each simulated user is a UserAgent of tests/support/event_client.py: HTTP for pages
 and redirects, Reflex's event protocol on a websocket per page load, its own
 account at the development provider. Nothing else shares the 2 cores with the
 app and the provider, so this measures them (bench/load.py drives chromium).
@@ -20,8 +20,9 @@ import re
 import statistics
 import time
 
-from event_client import Tab, UserAgent
 from harness import app_with_users, percentile
+
+from tests.support.event_client import Tab, UserAgent
 
 EMAIL = re.compile(r"load-user\d{4}@example\.com")
 
@@ -38,7 +39,12 @@ async def journey(base: str, username: str, password: str) -> dict[str, float]:
     steps: dict[str, float] = {}
 
     async def page(url: str) -> Tab:
-        tab = await Tab.open(agent, url)
+        tab = await agent.open(url)
+        tabs.append(tab)
+        return tab
+
+    async def go(tab: Tab, **credentials) -> Tab:
+        tab = await agent.go(tab, await tab.navigation(), **credentials)
         tabs.append(tab)
         return tab
 
@@ -50,12 +56,9 @@ async def journey(base: str, username: str, password: str) -> dict[str, float]:
         to_provider = await home.navigation()
         await home.close()
         clicked = time.perf_counter()
-        callback = await agent.follow(to_provider, credentials=(username, password))
+        callback = await agent.follow(to_provider.url, credentials=(username, password))
         submitted = time.perf_counter()
-        finishing = await page(callback)
-        to_session = await finishing.navigation()
-        await finishing.close()
-        home = await page(await agent.follow(to_session))
+        home = await go(await page(callback))  # the callback finishes it, then the page it started on
         assert home.auth("user_email") == own_email, f"{username} sees {home.auth('user_email')!r}"
         await home.close()
         signed_in = time.perf_counter()
@@ -63,9 +66,7 @@ async def journey(base: str, username: str, password: str) -> dict[str, float]:
         assert home.auth("user_email") == own_email, f"{username} sees {home.auth('user_email')!r} after a reload"
         reloaded = time.perf_counter()
         await home.send("sign_out")
-        to_sign_out = await home.navigation()
-        await home.close()
-        landing = await page(await agent.follow(to_sign_out))
+        landing = await go(home)
         assert not landing.auth("signed_in"), "still signed in after signing out"
         await landing.close()
         done = time.perf_counter()

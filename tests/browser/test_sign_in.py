@@ -192,3 +192,25 @@ def test_post_sign_out_landing_copes_with_unexpected_parameters(app_url, context
         page.goto(f"{app_url}/{query}")
         expect(page.get_by_text("You are not signed in.")).to_be_visible()
         expect(page.get_by_role("alert")).to_have_count(0)
+
+
+# Every script of the page, as the browser's resource timing tells where it came from.
+SCRIPT_SOURCES = """() => performance.getEntriesByType("resource")
+  .filter((entry) => new URL(entry.name).pathname.startsWith("/assets/") && entry.name.endsWith(".js"))
+  .map((entry) => ({ path: new URL(entry.name).pathname, source: entry.deliveryType }))"""
+
+
+def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cache(app_url, context):
+    page = context.new_page()
+    page.goto(app_url)
+    # The asset cache: a service worker at the origin's root, active once it holds the build.
+    assert page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.scope)") == f"{app_url}/"
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert page.url == f"{app_url}/"
+    # Still the document the provider's redirect opened: the home page came without a page load.
+    document = page.evaluate("() => new URL(performance.getEntriesByType('navigation')[0].name).pathname")
+    assert document.rstrip("/") == "/callback"
+    scripts = page.evaluate(SCRIPT_SOURCES)
+    assert scripts and all(script["source"] == "cache-storage" for script in scripts), scripts

@@ -6,7 +6,6 @@ a forged Host, CORS and the websocket for the app's own origin only
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import secrets
@@ -24,15 +23,12 @@ from reflex_logto.config import AuthConfig
 from reflex_logto.errors import ConfigurationError
 from reflex_logto.reflex.hardening import safe_location, security_headers
 from reflex_logto.reflex.log_redaction import install_log_redaction
-from reflex_logto.reflex.state import AuthState
 from tests.support.app_server import ROOT, AppServer, free_port
-from tests.support.provider_browser import ProviderBrowser
+from tests.support.event_client import STATE, Tab, UserAgent
 
 pytestmark = pytest.mark.browser
 
 FOREIGN = "https://evil.example"
-STATE = "reflex___state____state"
-NAVIGATION = re.compile(r'window\.location\.(?:assign|replace)\("([^"]+)"\)')
 ANSWER_TIMEOUT = 30
 
 
@@ -69,81 +65,22 @@ def app(dev_provider, tmp_path_factory):
         server.stop()
 
 
-# Reflex's event protocol: Socket.IO over a websocket (as bench/event_client.py speaks it)
-
-
-async def open_tab(url: str, cookie: str, token: str, *, origin: str | None = None):
-    """A page's websocket, connected and hydrating (which runs the page's on_load)."""
-    parts = urllib.parse.urlsplit(url)
-    socket = await websockets.connect(
-        f"ws://{parts.netloc}/_event/?token={token}&EIO=4&transport=websocket",
-        origin=origin or f"{parts.scheme}://{parts.netloc}",
-        additional_headers={"Cookie": cookie} if cookie else None,
-        open_timeout=ANSWER_TIMEOUT,
-    )
-    opening = await socket.recv()
-    assert opening.startswith("0"), opening
-    path = parts.path or "/"
-    router_data = {"pathname": path, "asPath": path + (f"?{parts.query}" if parts.query else "")}
-    if parts.query:
-        router_data["query"] = dict(urllib.parse.parse_qsl(parts.query))
-    hydrate = {"name": f"{STATE}.hydrate_and_load", "payload": {}, "router_data": router_data}
-    await socket.send(f"40/_event,{json.dumps({'event': hydrate})}")
-    return socket
-
-
-async def send_event(socket, name: str, path: str = "/") -> None:
-    event = {"name": name, "payload": {}, "router_data": {"pathname": path, "asPath": path}}
-    await socket.send(f"42/_event,{json.dumps(['event', event])}")
-
-
-async def navigation(socket) -> str:
-    """The URL the app sends the tab to next (a `_call_script` setting window.location)."""
-    async with asyncio.timeout(ANSWER_TIMEOUT):
-        while True:
-            frame = await socket.recv()
-            if frame == "2":  # Engine.IO ping
-                await socket.send("3")
-            elif frame.startswith("42/_event,"):
-                name, update = json.loads(frame[len("42/_event,"):])[:2]
-                for event in (update.get("events") or []) if name == "event" else []:
-                    code = event.get("payload", {}).get("javascript_code", "")
-                    if event.get("name") == "_call_script" and (match := NAVIGATION.search(code)):
-                        return json.loads(f'"{match.group(1)}"')
-
-
-def cookie_header(http: httpx.Client) -> str:
-    return "; ".join(f"{name}={value}" for name, value in http.cookies.items())
-
-
-async def sign_in(app_url: str, provider_origin: str, http: httpx.Client, token: str) -> None:
-    """Click Sign in, sign in at the provider, finish on /callback: `http` holds the session cookie."""
-    auth = AuthState.get_full_name()
-    tab = await open_tab(f"{app_url}/", "", token)
-    await send_event(tab, f"{auth}.sign_in")
-    start = await navigation(tab)
-    await tab.close()
-    to_provider = http.get(start)
-    assert to_provider.status_code == 303, to_provider.text
-    provider = ProviderBrowser(provider_origin)
+async def signed_in_browser(app_url: str) -> tuple[dict[str, str], str]:
+    """Click Sign in, sign in at the provider, finish on /callback: the browser's cookies and tab token."""
+    agent = UserAgent(app_url)
     try:
-        callback = provider.sign_in(to_provider.headers["location"], "demo", "demo-password")
+        await (await agent.sign_in(("demo", "demo-password"))).close()
+        cookies = {c.name: c.value for c in agent.http.cookies.jar if c.domain.removesuffix(".local") == agent.app_host}
+        assert any(name.endswith("logto_session") for name in cookies), cookies
+        return cookies, agent.token
     finally:
-        provider.close()
-    tab = await open_tab(callback, cookie_header(http), token)
-    to_session = await navigation(tab)
-    await tab.close()
-    assert http.get(to_session).status_code == 303
-    assert any(name.endswith("logto_session") for name in http.cookies), http.cookies
+        await agent.aclose()
 
 
 @pytest.fixture(scope="module")
-def signed_in(app, dev_provider):
+def signed_in(app):
     """A browser's cookies for the app, signed in as demo, and its tab token."""
-    token = str(uuid.uuid4())
-    with httpx.Client(timeout=ANSWER_TIMEOUT) as http:
-        asyncio.run(sign_in(app.url, dev_provider.origin, http, token))
-        yield dict(http.cookies.items()), token
+    return asyncio.run(signed_in_browser(app.url))
 
 
 # 1. No cookie value in the log
@@ -152,12 +89,12 @@ def signed_in(app, dev_provider):
 def test_an_unknown_event_logs_no_cookie_value(app, signed_in):
     cookies, token = signed_in
     header = "; ".join(f"{name}={value}" for name, value in cookies.items())
-    unknown = f"{STATE}.no_such_handler_{secrets.token_hex(4)}"
+    unknown = f"no_such_handler_{secrets.token_hex(4)}"
     start = len(app.log_path.read_text())
 
     async def send_unknown_event():
-        tab = await open_tab(f"{app.url}/", header, token)
-        await send_event(tab, unknown)
+        tab = await Tab.connect(app.url, token, "/", header)
+        await tab.send(unknown, state=STATE)
         deadline = time.monotonic() + ANSWER_TIMEOUT
         while unknown not in app.log_path.read_text()[start:] and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
@@ -169,7 +106,8 @@ def test_an_unknown_event_logs_no_cookie_value(app, signed_in):
     assert "Error processing event" in logged[start:]
     unwrapped = re.sub(r"\s", "", logged)  # rich may wrap long lines
     secrets_held = {name: value for name, value in cookies.items() if not name.endswith("_signin_done")}
-    assert set(secrets_held) == {"logto_session", "logto_signin"}  # the marker cookie ("1") holds nothing
+    # (the marker cookie, "1", holds nothing)
+    assert set(secrets_held) == {"logto_session", "logto_signin", "logto_signin_result"}
     for name, value in secrets_held.items():
         assert value not in logged and value not in unwrapped, f"the log holds the value of the {name} cookie"
 
@@ -253,13 +191,13 @@ def test_frame_ancestors_setting():
 # 3. Redirects built from LOGTO_BASE_URL, never from the Host header
 
 
-@pytest.mark.parametrize("path", ["/profile", "/callback?x=1", "/auth/signed-out", "/auth/signed-out/", "/ping/"])
+@pytest.mark.parametrize("path", ["/profile", "/admin?x=1", "/auth/signed-out", "/auth/signed-out/", "/ping/"])
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "EVIL.example"])
 def test_no_redirect_follows_a_forged_host(app, path, host):
     response = httpx.get(app.url + path, headers={"Host": host})
     location = response.headers.get("location", "")
     assert "evil.example" not in location.lower(), location
-    if path in ("/profile", "/callback?x=1"):  # the static files' trailing-slash redirect
+    if path in ("/profile", "/admin?x=1"):  # the static files' trailing-slash redirect
         assert response.is_redirect
         expected = path.replace("?", "/?") if "?" in path else path + "/"
         assert location == app.url + expected
@@ -305,7 +243,7 @@ def test_a_foreign_origin_gets_no_socket(app, signed_in):
     header = "; ".join(f"{name}={value}" for name, value in cookies.items())
 
     async def connect(origin: str):
-        return await open_tab(f"{app.url}/", header, str(uuid.uuid4()), origin=origin)
+        return await Tab.connect(app.url, str(uuid.uuid4()), "/", header, origin=origin)
 
     for origin in (FOREIGN, "null", app.url.replace("localhost", "127.0.0.1")):
         with pytest.raises(websockets.InvalidStatus) as refused:

@@ -13,16 +13,12 @@ The app runs from a copy of the project whose app module also calls
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
-import urllib.parse
 import uuid
-from typing import Any
 
 import httpx
 import pytest
-import websockets
 from reflex.istate.data import RouterData
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import State
@@ -34,17 +30,13 @@ from app.app import DEVELOPMENT
 from reflex_logto.reflex.account_state import AccountState
 from reflex_logto.reflex.state import AuthState
 from tests.support.app_server import ROOT, AppServer, free_port, project_copy
-from tests.support.provider_browser import forms
+from tests.support.event_client import ACCOUNT, AUTH, STATE, Tab, UserAgent
 
 pytestmark = pytest.mark.browser
 
 MAX_TAB_STATES = 12
 EXPIRATION = 15  # seconds: REFLEX_REDIS_TOKEN_EXPIRATION, which Reflex's in-memory manager uses too
 
-STATE = "reflex___state____state"
-AUTH = f"{STATE}.reflex_logto___reflex___state____auth_state"
-ACCOUNT = f"{AUTH}.reflex_logto___reflex___account_state____account_state"
-NAMESPACE = "/_event"
 TIMEOUT = 30
 
 PROBE = '''
@@ -66,138 +58,6 @@ from reflex_logto.reflex import tab_state as _tab_state
 
 _tab_state.install(app, max_states={MAX_TAB_STATES})
 '''
-
-
-class Tab:
-    """One page load: a websocket with a tab token and a browser's cookies, and every frame it got."""
-
-    def __init__(self, socket, path: str):
-        self.socket = socket
-        self.path = path
-        self.frames: list[str] = []
-        self.state: dict[str, dict[str, Any]] = {}
-        self.navigations: list[str] = []
-        self.new_token: str | None = None
-
-    @classmethod
-    async def open(cls, base: str, token: str, path: str, cookie: str = "") -> Tab:
-        """Connect as a page of the app does, hydrate, and wait for the page's on_load handlers."""
-        endpoint = f"{base.replace('http', 'ws', 1)}/_event/?token={token}&EIO=4&transport=websocket"
-        headers = {"Cookie": cookie} if cookie else {}
-        socket = await websockets.connect(endpoint, origin=base, additional_headers=headers, open_timeout=TIMEOUT)
-        tab = cls(socket, path.split("?")[0])
-        if not (await tab._receive()).startswith("0"):
-            raise AssertionError("no Engine.IO open packet")
-        router_data = {"pathname": tab.path, "asPath": path}
-        if "?" in path:
-            router_data["query"] = dict(urllib.parse.parse_qsl(path.split("?", 1)[1]))
-        hydrate = {"name": f"{STATE}.hydrate_and_load", "payload": {}, "router_data": router_data}
-        await socket.send(f"40{NAMESPACE},{json.dumps({'event': hydrate})}")
-        await tab.wait(lambda: tab.state.get(STATE, {}).get("is_hydrated_rx_state_") is True or tab.navigations)
-        return tab
-
-    async def send(self, state: str, handler: str) -> None:
-        event = {"name": f"{state}.{handler}", "payload": {}, "router_data": {"pathname": self.path, "asPath": self.path}}
-        await self.socket.send(f"42{NAMESPACE},{json.dumps(['event', event])}")
-
-    async def wait(self, condition) -> None:
-        async with asyncio.timeout(TIMEOUT):
-            while not condition():
-                frame = await self._receive()
-                if frame == "2":  # Engine.IO ping
-                    await self.socket.send("3")
-                elif frame.startswith(f"42{NAMESPACE},"):
-                    name, *args = json.loads(frame[len(f"42{NAMESPACE},"):])
-                    if name == "event":
-                        self._apply(args[0])
-                    elif name == "new_token":
-                        self.new_token = args[0]
-
-    async def navigation(self) -> str:
-        await self.wait(lambda: self.navigations)
-        return self.navigations.pop(0)
-
-    def deltas(self) -> list[dict]:
-        """The state deltas received, in order."""
-        out = []
-        for frame in self.frames:
-            if frame.startswith(f"42{NAMESPACE},"):
-                name, *args = json.loads(frame[len(f"42{NAMESPACE},"):])
-                if name == "event" and args[0].get("delta"):
-                    out.append(args[0]["delta"])
-        return out
-
-    def _apply(self, update: dict[str, Any]) -> None:
-        for substate, values in (update.get("delta") or {}).items():
-            self.state.setdefault(substate, {}).update(values)
-        for event in update.get("events") or []:
-            code = event.get("payload", {}).get("javascript_code", "")
-            if event.get("name") == "_call_script" and code.startswith("window.location."):
-                self.navigations.append(json.loads(code[code.index("(") + 1:code.rindex(")")]))
-
-    async def _receive(self) -> str:
-        frame = await self.socket.recv()
-        frame = frame if isinstance(frame, str) else frame.decode()
-        self.frames.append(frame)
-        return frame
-
-    def var(self, state: str, name: str) -> Any:
-        return self.state.get(state, {}).get(f"{name}_rx_state_")
-
-    async def close(self) -> None:
-        await self.socket.close()
-
-
-class Browser:
-    """One browser tab's token and the browser's cookies for the app and the provider (no JavaScript)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.token = str(uuid.uuid4())
-        self.http = httpx.AsyncClient(timeout=TIMEOUT)
-
-    def cookie(self) -> str:
-        host = urllib.parse.urlsplit(self.base).hostname
-        return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar if c.domain.removesuffix(".local") == host)
-
-    async def open(self, path: str) -> Tab:
-        return await Tab.open(self.base, self.token, path, self.cookie())
-
-    async def follow(self, url: str, credentials: tuple[str, str]) -> str:
-        """Follow redirects and the provider's sign-in form until a page of the app."""
-        response = await self.http.get(url)
-        while True:
-            if response.is_redirect:
-                url = urllib.parse.urljoin(str(response.url), response.headers["location"])
-                if url.startswith(self.base) and not urllib.parse.urlsplit(url).path.startswith("/auth/"):
-                    return url
-                response = await self.http.get(url)
-            elif response.status_code == 200 and "<form" in response.text:
-                form = forms(response.text)[0]
-                action = urllib.parse.urljoin(str(response.url), form["action"])
-                username, password = credentials
-                response = await self.http.post(action, data={"username": username, "password": password})
-            else:
-                raise AssertionError(f"{response.status_code} from {response.url}: {response.text[:200]}")
-
-    async def sign_in(self, credentials: tuple[str, str]) -> Tab:
-        """Sign in as a tab does (Sign in, the provider's form, /callback); the home page, loaded, still open."""
-        home = await self.open("/")
-        await home.send(AUTH, "sign_in")
-        to_provider = await home.navigation()
-        await home.close()
-        callback_url = await self.follow(to_provider, credentials)
-        parts = urllib.parse.urlsplit(callback_url)
-        callback = await self.open(f"{parts.path}?{parts.query}")
-        to_session = await callback.navigation()
-        await callback.close()
-        landing = await self.follow(to_session, credentials)
-        home = await self.open(urllib.parse.urlsplit(landing).path)
-        assert home.var(AUTH, "signed_in") is True, home.var(AUTH, "error_code")
-        return home
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
 
 def wiring() -> str:
@@ -254,12 +114,17 @@ async def tab_states(base: str) -> int:
         return (await http.get(f"{base}/_test/tab-states")).raise_for_status().json()["states"]
 
 
+async def open_tab(base: str, token: str, cookie: str = "") -> Tab:
+    """A page of the app connecting with this tab token and cookie, hydrated."""
+    return await (await Tab.connect(base, token, "/", cookie)).hydrated()
+
+
 async def connect_with_token(base: str, token: str, cookie: str) -> Tab:
     """A connection with this tab token once its tab has closed (Reflex unlinks a closed tab's token
     a moment after the socket goes; before that, it would hand this connection a new token)."""
     deadline = time.monotonic() + TIMEOUT
     while True:
-        tab = await Tab.open(base, token, "/", cookie)
+        tab = await open_tab(base, token, cookie)
         if tab.new_token is None:
             return tab
         await tab.close()
@@ -269,72 +134,72 @@ async def connect_with_token(base: str, token: str, cookie: str) -> Tab:
 
 @pytest.mark.parametrize("cookie", ["none", "another user's", "forged", "its own, its session ended"])
 async def test_a_closed_tabs_token_without_its_cookie_gets_none_of_the_users_data(app_url, demo, mallory, cookie):
-    victim = Browser(app_url)
-    other = Browser(app_url)
+    victim = UserAgent(app_url)
+    other = UserAgent(app_url)
     try:
         home = await victim.sign_in(demo)
-        await home.wait(lambda: home.var(ACCOUNT, "sessions"))  # the home page lists the user's sessions
-        handles = [row["handle"] for row in home.var(ACCOUNT, "sessions")]
+        await home.wait(lambda: home.var("sessions", ACCOUNT))  # the home page lists the user's sessions
+        handles = [row["handle"] for row in home.var("sessions", ACCOUNT)]
         secrets_of_the_user = [
-            home.var(AUTH, "user_email"), home.var(AUTH, "user_name"), home.var(AUTH, "user_sub"), *handles,
+            home.var("user_email"), home.var("user_name"), home.var("user_sub"), *handles,
         ]
         assert secrets_of_the_user[0] == "demo@example.com" and handles
         await home.close()
 
         # The tab's own browser, coming back with its cookie, finds its tab state as it left it.
-        again = await connect_with_token(app_url, victim.token, victim.cookie())
+        again = await connect_with_token(app_url, victim.token, victim.cookie_header())
         first = again.deltas()[0]
         assert first[AUTH]["user_email_rx_state_"] == "demo@example.com"
         await again.close()
 
-        session_cookie = next(part for part in victim.cookie().split("; ") if "session=" in part)
+        session_cookie = next(part for part in victim.cookie_header().split("; ") if "session=" in part)
         name = session_cookie.split("=", 1)[0]
         if cookie == "another user's":
             await (await other.sign_in(mallory)).close()
-            presented = other.cookie()
+            presented = other.cookie_header()
         elif cookie == "its own, its session ended":
             elsewhere = await other.sign_in(demo)  # the same user in another browser ends the tab's session
-            await elsewhere.send(ACCOUNT, "end_other_sessions")
-            await elsewhere.wait(lambda: len(elsewhere.var(ACCOUNT, "sessions")) == 1)
+            await elsewhere.send("end_other_sessions", state=ACCOUNT)
+            await elsewhere.wait(lambda: len(elsewhere.var("sessions", ACCOUNT)) == 1)
             await elsewhere.close()
-            presented = victim.cookie()
+            presented = victim.cookie_header()
         else:
             presented = "" if cookie == "none" else f"{name}={'A' * 43}"
 
         stranger = await connect_with_token(app_url, victim.token, presented)
         assert stranger.deltas(), "no hydrate"
         for state, handler in [(AUTH, "heartbeat"), (ACCOUNT, "load_sessions"), (AUTH, "load_session")]:
-            await stranger.send(state, handler)
-        await stranger.send(AUTH, "sign_in")  # answered last: everything before it has been sent
+            await stranger.send(handler, state=state)
+        await stranger.send("sign_in")  # answered last: everything before it has been sent
         await stranger.navigation()
         await stranger.close()
 
         received = "\n".join(stranger.frames)
         for secret in secrets_of_the_user:
             assert secret not in received, f"{secret!r} reached a connection without the session cookie"
-        assert stranger.var(AUTH, "user_email") != "demo@example.com"
+        assert stranger.var("user_email") != "demo@example.com"
     finally:
         await victim.aclose()
         await other.aclose()
 
 
 async def test_anonymous_tab_states_stay_within_the_bound(app_url):
-    still_open = Browser(app_url)
+    still_open = UserAgent(app_url)
     first = await still_open.open("/")
     for _ in range(3 * MAX_TAB_STATES):
-        tab = await Tab.open(app_url, str(uuid.uuid4()), "/")
+        tab = await open_tab(app_url, str(uuid.uuid4()))
         await tab.close()
     assert await tab_states(app_url) <= MAX_TAB_STATES
 
     # A tab whose state was dropped still works: its next event hydrates it afresh.
-    await first.send(AUTH, "sign_in")
-    assert (await first.navigation()).startswith(app_url)
+    await first.send("sign_in")
+    assert (await first.navigation()).url.startswith(app_url)
     await first.close()
 
 
 async def test_tab_states_expire_after_the_configured_time(app_url):
     for _ in range(3):
-        tab = await Tab.open(app_url, str(uuid.uuid4()), "/")
+        tab = await open_tab(app_url, str(uuid.uuid4()))
         await tab.close()
     assert await tab_states(app_url) >= 3
     await asyncio.sleep(EXPIRATION + 3)
@@ -394,6 +259,27 @@ async def test_a_tab_state_whose_owner_redis_let_expire_is_reset_even_for_the_sa
     owner._cookie = None  # what Redis hands back once the owner's key expired before AuthState's
     await guard.preprocess(None, root, heartbeat)
     assert auth.user_email == ""
+
+
+async def test_a_hydrate_shows_who_is_signed_in_before_any_on_load(tab_state, rp, op):
+    """The page's first state says who is signed in: the claims, or signed out and why."""
+    op.claims = {**op.claims, "name": "Hydrated User"}
+    await rp.sign_in()
+    router_data = {constants.RouteVar.HEADERS: {"origin": rp.flow.config.origin, "cookie": rp.cookie_header()}}
+    root = State(_reflex_internal_init=True)
+    root.router_data = router_data
+    auth = root.substates[AuthState.get_name()]
+    guard, hydrate = tab_state.TabStateGuard(), Event(name=f"{STATE}.hydrate_and_load", payload={})
+
+    await guard.preprocess(None, root, hydrate)
+    assert (auth.loaded, auth.signed_in, auth.user_name) == (True, True, "Hydrated User")
+    assert any(row["key"] == "name" for row in auth.claims)
+
+    await guard.preprocess(None, root, Event(name=f"{AUTH}.heartbeat", payload={}))  # not a hydrate: no lookup
+    session_id = rp.flow.cookies.session(rp.cookie_header())
+    await rp.flow.sessions.delete(session_id, "revoked")
+    await guard.preprocess(None, root, hydrate)
+    assert (auth.loaded, auth.signed_in, auth.user_name, auth.notice) == (True, False, "", "revoked")
 
 
 async def test_the_memory_manager_drops_the_least_recently_used_unlocked_state(tab_state):

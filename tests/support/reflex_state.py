@@ -49,13 +49,25 @@ async def run(handler) -> list[Any]:
 
 
 def navigation(events: list[Any]) -> str | None:
-    """The URL of the full page load the handler asked for, if any."""
+    """The URL the handler sent the tab to, if any: a full page load's, or the session route
+    the callback page's in-page handoff fetches (`navigation.take_session`)."""
     for event in events:
         if isinstance(event, EventSpec):
             for _, value in event.args:
-                match = re.fullmatch(r"window\.location\.(?:assign|replace)\((.*)\)", str(getattr(value, "_var_value", "")))
+                script = str(getattr(value, "_var_value", ""))
+                match = re.fullmatch(r"window\.location\.(?:assign|replace)\((.*)\)", script) or re.search(
+                    r"^  const handoff = (.*);$", script, re.MULTILINE
+                )
                 if match:
                     return json.loads(match.group(1))
+    return None
+
+
+def client_redirect(events: list[Any]) -> str | None:
+    """The path of the client-side route change (`rx.redirect`) the handler asked for, if any."""
+    for event in events:
+        if isinstance(event, EventSpec) and event.handler.fn.__qualname__.endswith("redirect"):
+            return str(dict(event.args)[next(k for k, _ in event.args if str(k) == "path")]._var_value)
     return None
 
 

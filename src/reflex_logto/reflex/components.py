@@ -29,12 +29,29 @@ def sign_out_button(label: str = "Sign out", **props) -> rx.Component:
     )
 
 
+class _Ticker(rx.Fragment):
+    """Calls `on_tick` once a second while mounted; renders nothing and loads no library
+    (a date library's timer is a lazily loaded script that held up the signed-in page)."""
+
+    on_tick: rx.EventHandler[rx.event.no_args_event_spec]  # type: ignore[type-arg]  # Reflex reads the spec here
+
+    def _exclude_props(self) -> list[str]:
+        return [*super()._exclude_props(), *self.event_triggers]
+
+    def add_hooks(self) -> list[str | rx.Var]:
+        tick = rx.Var.create(self.event_triggers["on_tick"])
+        return [
+            rx.Var(
+                f"useEffect(() => {{ const tick = {tick}; const timer = setInterval(() => tick(), 1000); "
+                "return () => clearInterval(timer); }, []);"
+            )
+        ]
+
+
 def session_heartbeat() -> rx.Component:
     """Ticks every second while signed in: a sign-out elsewhere shows within two, and the
     access token is refreshed before it expires. Put it on every page (protected pages have it)."""
-    return rx.cond(
-        AuthState.signed_in, rx.moment(interval=1000, format="X", on_change=AuthState.heartbeat, display="none")
-    )
+    return rx.cond(AuthState.signed_in, _Ticker.create(on_tick=AuthState.heartbeat))
 
 
 def loading(text: str) -> rx.Component:

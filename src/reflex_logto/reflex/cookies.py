@@ -1,9 +1,11 @@
-"""The two HttpOnly cookies, written by one helper so set and clear always match.
+"""The HttpOnly cookies, written by one helper so set and clear always match.
 
 The session cookie holds the opaque session id. The sign-in cookie holds a
 random value that binds a sign-in transaction to the browser that started
-it. Both are set only by backend routes (JavaScript can't write HttpOnly
-cookies) and read by event handlers from the websocket's request headers.
+it. Two short-lived ones let a page that finds no session say why (the
+sign-in-done marker) and let the callback page read how its sign-in ended.
+All are set only by backend routes (JavaScript can't write HttpOnly cookies)
+and read by event handlers from the websocket's request headers.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 
 from reflex_logto.config import AuthConfig
-from reflex_logto.sessions.transactions import TRANSACTION_TTL
+from reflex_logto.sessions.transactions import HANDOFF_TTL, TRANSACTION_TTL
 
 BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL
+CALLBACK_RESULT_MAX_AGE = HANDOFF_TTL
 SIGN_IN_DONE_MAX_AGE = 60  # seconds: "a sign-in just finished here", for a page that finds no session cookie
 
 
@@ -27,6 +30,9 @@ class CookiePolicy:
     done_name: str
     """Set with the session cookie, on this host only: if it stuck and the session cookie did not,
     the browser refused the session cookie (a cookie domain it won't take, say)."""
+    result_name: str
+    """Set by the callback request that finished a sign-in: the id of its outcome, which the
+    callback page's tab reads once (single use, this browser's only, gone within a minute)."""
     domain: str | None
     """Set to share the session with subdomains; the sign-in cookie stays on this host."""
     secure: bool
@@ -44,6 +50,7 @@ class CookiePolicy:
             session_name=f"{session_prefix}{base}",
             binding_name=f"{host_prefix}{base.removesuffix('_session')}_signin",
             done_name=f"{host_prefix}{base.removesuffix('_session')}_signin_done",
+            result_name=f"{host_prefix}{base.removesuffix('_session')}_signin_result",
             domain=config.cookie_domain,
             secure=secure,
         )
@@ -62,6 +69,16 @@ class CookiePolicy:
 
     def sign_in_done(self, cookie_header: str | None) -> bool:
         return _read(cookie_header, self.done_name) == "1"
+
+    def set_callback_result(self, response: Response, result_id: str, *, pending: bool = False) -> None:
+        """`pending`: the outcome is still to come (the page waits for it)."""
+        value = f"{result_id}.{'pending' if pending else 'kept'}"
+        self._set(response, self.result_name, value, max_age=CALLBACK_RESULT_MAX_AGE, domain=None)
+
+    def callback_result(self, cookie_header: str | None) -> tuple[str, bool] | None:
+        """(the outcome's id, whether it was still to come), or None."""
+        result_id, _, status = (_read(cookie_header, self.result_name) or "").partition(".")
+        return (result_id, status == "pending") if result_id else None
 
     def set_binding(self, response: Response, value: str) -> None:
         self._set(response, self.binding_name, value, max_age=BINDING_COOKIE_MAX_AGE, domain=None)

@@ -6,6 +6,7 @@ on its own: the signed-out route clears a cookie only once its session is gone.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
@@ -14,11 +15,15 @@ from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from reflex_logto.errors import InvalidLogoutToken, SignInError
+from reflex_logto.reflex.asset_cache import service_worker_route, static_dir
+from reflex_logto.reflex.hardening import allowed_origins
+from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.runtime import get_flow
+from reflex_logto.sessions.flow import SignInFlow
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +63,136 @@ async def start_sign_in(request: Request) -> Response:
     return response
 
 
-@_failing_safely
-async def complete_sign_in(request: Request) -> Response:
-    flow = get_flow()
+async def _create_session(request: Request, flow: SignInFlow) -> tuple[str, str] | None:
+    """Redeem the sign-in handoff for a session: (session id, return URL), or None."""
     header = request.headers.get("cookie")
-    result = await flow.complete_sign_in(
+    return await flow.complete_sign_in(
         request.path_params["handoff_id"],
         flow.cookies.binding(header),
         flow.cookies.session(header),
         user_agent=request.headers.get("user-agent", ""),
     )
-    if result is None:
-        return _redirect(flow.callback_error_url("invalid_transaction"))
-    session_id, return_url = result
-    response = _redirect(return_url)
+
+
+def _with_session_cookies(response: Response, flow: SignInFlow, session_id: str) -> Response:
     flow.cookies.set_session(response, session_id, max_age=flow.sessions.max_age)
     flow.cookies.set_sign_in_done(response)
     return response
+
+
+@_failing_safely
+async def complete_sign_in(request: Request) -> Response:
+    """The page-load handoff: set the session cookie, then send the browser on."""
+    flow = get_flow()
+    result = await _create_session(request, flow)
+    if result is None:
+        return _redirect(flow.callback_error_url("invalid_transaction"))
+    session_id, return_url = result
+    return _with_session_cookies(_redirect(return_url), flow, session_id)
+
+
+async def take_session(request: Request) -> Response:
+    """The in-page handoff: the callback page's own `fetch` gets the session cookie and where
+    to go next, and the tab moves on without loading another page.
+
+    Only a page of this app may call it (its Origin, which a page can't forge); the
+    handoff is single use and bound to the browser's sign-in cookie, as for the GET.
+    """
+    flow = get_flow()
+    if request.headers.get("origin", "").lower() not in {o.lower() for o in allowed_origins(flow.config)}:
+        return _json_location(flow.callback_error_url("invalid_transaction"), 403)
+    try:
+        result = await _create_session(request, flow)
+    except Exception:
+        log.exception("auth route %s failed", request.url.path)
+        return _json_location(flow.callback_error_url("default"), 500)
+    if result is None:
+        return _json_location(flow.callback_error_url("invalid_transaction"), 409)
+    session_id, return_url = result
+    return _with_session_cookies(_json_location(return_url, 200), flow, session_id)
+
+
+def _json_location(url: str, status: int) -> JSONResponse:
+    """Where the page goes next (on an error status, the callback page saying why)."""
+    return JSONResponse({"location": url}, status_code=status, headers=_NO_STORE)
+
+
+CALLBACK_WAIT_SECONDS = 0.5
+"""How long the callback request waits for the provider before it shows the page ("Signing
+in...") and lets the sign-in finish behind it. A provider answers in a few tens of ms."""
+
+_finishing: set[asyncio.Task] = set()  # sign-ins the callback page is waiting for
+
+
+async def callback(request: Request) -> Response:
+    """The provider's redirect, where one origin serves both the pages and this backend: finish
+    the sign-in in this request, then answer with the callback page itself (Reflex's, as built).
+
+    The session cookie comes with the page, so the tab's websocket carries it from the start
+    and the page's on_load (`AuthState.finish_sign_in`) only reads how it ended and moves on:
+    no second page load, no second connection. A provider slower than CALLBACK_WAIT_SECONDS
+    gets the page at once instead, showing its progress, and the sign-in ends behind it as on
+    the websocket path (the page fetches the session route). Every check is `SignInFlow`'s.
+    """
+    flow = get_flow()
+    page = callback_html(flow.config.callback_path)
+    if page is None:
+        log.error("no built page for %s: is the frontend built?", flow.config.callback_path)
+        return Response("The sign-in page is missing.", status_code=404, headers=_NO_STORE)
+    response = HTMLResponse(page, headers=_NO_STORE)  # no-referrer: the URL holds the code
+    header = request.headers.get("cookie")
+    binding = flow.cookies.binding(header)
+    if "state" not in request.query_params or not binding:
+        return response  # nothing of ours to finish here: the page's own handler says why
+    result_id = flow.handoffs.new_id()
+    redeeming = asyncio.ensure_future(flow.redeem(request.query_params, binding))
+    try:
+        txn, tokens = await asyncio.wait_for(asyncio.shield(redeeming), CALLBACK_WAIT_SECONDS)
+        session_id, return_url = await flow.start_session(
+            tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
+        )
+        _with_session_cookies(response, flow, session_id)
+        result = {"return_url": return_url}
+    except TimeoutError:
+        log.info("the provider is slow: the callback page shows its progress while the sign-in ends")
+        finishing = asyncio.ensure_future(_finish_behind_the_page(flow, redeeming, binding, result_id))
+        _finishing.add(finishing)
+        finishing.add_done_callback(_finishing.discard)
+        flow.cookies.set_callback_result(response, result_id, pending=True)
+        return response
+    except Exception as err:
+        result = failure(err)
+    try:
+        await flow.save_callback_result(result_id, binding, result)
+        flow.cookies.set_callback_result(response, result_id)
+    except Exception:
+        # The page's handler then finds no outcome and tries the callback itself, which says
+        # why it can't (the transaction is spent, the store is down).
+        log.warning("the callback's outcome could not be kept", exc_info=True)
+    return response
+
+
+async def _finish_behind_the_page(flow: SignInFlow, redeeming: asyncio.Future, binding: str, result_id: str) -> None:
+    """The late sign-in: once redeemed, hand it to the session route the page will fetch."""
+    try:
+        txn, tokens = await redeeming
+        result = {"handoff_url": await flow.handoff_sign_in(txn, tokens, binding)}
+    except Exception as err:
+        result = failure(err)
+    try:
+        await flow.save_callback_result(result_id, binding, result)
+    except Exception:
+        log.warning("the callback's outcome could not be kept", exc_info=True)  # the page times out
+
+
+@functools.cache
+def callback_html(callback_path: str) -> bytes | None:
+    """The callback page as Reflex built it, or None where this process has no build (dev mode)."""
+    name = callback_path.strip("/")
+    for page in (static_dir() / f"{name}.html", static_dir() / name / "index.html"):
+        if page.is_file():
+            return page.read_bytes()
+    return None
 
 
 @_failing_safely
@@ -121,15 +239,20 @@ async def _logout_token(request: Request) -> str:
     return values[0]
 
 
-def auth_routes(prefix: str = "/auth") -> Starlette:
+def auth_routes(prefix: str = "/auth", callback_path: str = "/callback") -> Starlette:
     """The routes to pass to `rx.App(api_transformer=...)`; Reflex mounts itself below them.
 
-    `prefix` is the config's `routes_prefix` (LOGTO_ROUTES_PREFIX).
+    `prefix` is the config's `routes_prefix` (LOGTO_ROUTES_PREFIX), `callback_path` its
+    `callback_path` (LOGTO_CALLBACK_PATH).
     """
     return Starlette(
         routes=[
+            service_worker_route(prefix),
+            Route(callback_path, callback, methods=["GET"]),
+            Route(callback_path.rstrip("/") + "/", callback, methods=["GET"]),
             Route(f"{prefix}/sign-in/{{txn_id}}", start_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", complete_sign_in, methods=["GET"]),
+            Route(f"{prefix}/session/{{handoff_id}}", take_session, methods=["POST"]),
             Route(f"{prefix}/signed-out", complete_sign_out, methods=["GET"]),
             Route(f"{prefix}/signed-out/{{handoff_id}}", complete_sign_out, methods=["GET"]),
             Route(f"{prefix}/backchannel-logout", backchannel_logout, methods=["POST"]),

@@ -25,6 +25,7 @@ from reflex_logto.errors import ConfigurationError
 from reflex_logto.oidc.options import SignInOptions
 from reflex_logto.reflex import runtime, tab_state  # tab_state: its TabOwner state joins the tree on import
 from reflex_logto.reflex.access import check_access_rules
+from reflex_logto.reflex.asset_cache import cache_hashed_assets, registration_script
 from reflex_logto.reflex.components import callback_page as default_callback_page
 from reflex_logto.reflex.cookies import CookiePolicy
 from reflex_logto.reflex.hardening import hardening_transformers
@@ -138,6 +139,7 @@ def setup(
     on_sign_out: OnSignOut | None = None,
     development: DevelopmentProvider | None = None,
     max_tab_states: int = tab_state.DEFAULT_MAX_TAB_STATES,
+    cache_assets: bool = True,
 ) -> AuthConfig:
     """Add sign-in to `app`: the cookie routes, the callback page, the HTTP client's lifespan.
 
@@ -151,7 +153,8 @@ def setup(
     sign in that pages may offer (besides "default" and "sign_up");
     `on_sign_in` and `on_sign_out` are the app's hooks. `max_tab_states` caps the
     tab states one worker keeps in memory (the least recently used go first).
-    Returns the config.
+    `cache_assets` registers a service worker that keeps the build's content-hashed
+    files in Cache Storage (production only; `asset_cache.py` says why). Returns the config.
     """
     if config is None:
         try:
@@ -161,7 +164,7 @@ def setup(
             raise SystemExit(f"reflex-logto: {err}") from None
     # Nothing logged from here on, Reflex's own lines included, carries the cookies' values.
     policy = CookiePolicy.from_config(config)
-    install_log_redaction((policy.session_name, policy.binding_name))
+    install_log_redaction((policy.session_name, policy.binding_name, policy.result_name))
     runtime.configure(
         config,
         backend_url=backend_url(config),
@@ -181,9 +184,12 @@ def setup(
     )
     # Last is outermost: the security headers, Host-safe redirects and CORS cover every response.
     app.api_transformer = [
-        functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix),
-        *hardening_transformers(config),
+        functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix, config.callback_path),
+        cache_hashed_assets, *hardening_transformers(config),
     ]
+    if cache_assets and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
+        # Every page registers the asset cache; dev mode's pages come from Vite, unhashed.
+        app.head_components = [*app.head_components, registration_script(config.routes_prefix)]
     app.register_lifespan_task(_client_lifespan)
     # A tab's state reaches only a connection with the cookie it was filled for; memory is bounded.
     tab_state.install(app, max_states=max_tab_states)

@@ -8,29 +8,40 @@ cookie. Tokens, transactions and the session id never enter this state.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import time
 
 import reflex as rx
-from reflex_base.event import EventSpec
 
-from reflex_logto.errors import AuthorizationDenied, ProviderUnavailable, SessionEnded, SignInError
+from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError
 from reflex_logto.reflex.access import public
 from reflex_logto.reflex.claims import claim_rows
 from reflex_logto.reflex.messages import message_for, notice_for
+from reflex_logto.reflex.navigation import page_load, take_session
+from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.rate_limits import allow_sign_in_start
 from reflex_logto.reflex.runtime import get_flow
-from reflex_logto.sessions.store import Session
+from reflex_logto.sessions.store import Lookup, Session
 
 log = logging.getLogger(__name__)
 
+CALLBACK_RESULT_WAIT_SECONDS = 40.0
+"""How long the callback page waits for a sign-in its request left finishing: past every
+timeout of the provider calls it makes (token request, keys)."""
+CALLBACK_RESULT_POLL_SECONDS = 0.05
 
-def _navigate(url: str, *, replace: bool = False) -> EventSpec:
-    """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
-    method = "replace" if replace else "assign"
-    return rx.call_script(f"window.location.{method}({json.dumps(url)})")
 
+async def _wait_for_callback_result(result_id: str, binding: str | None) -> dict[str, str]:
+    """The outcome the callback request is still working on, once it is kept (any worker's)."""
+    deadline = time.monotonic() + CALLBACK_RESULT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        result = await get_flow().take_callback_result(result_id, binding)
+        if result is not None:
+            return result
+        await asyncio.sleep(CALLBACK_RESULT_POLL_SECONDS)
+    log.warning("the callback's sign-in did not end in %.0f s", CALLBACK_RESULT_WAIT_SECONDS)
+    return {"error_code": "default"}
 
 
 class AuthState(rx.State):
@@ -119,6 +130,14 @@ class AuthState(rx.State):
         roles = claims.get("roles")
         self.roles = [str(r) for r in roles] if isinstance(roles, list) else []
         self.acting_party = session.acting_party or ""
+
+    def _show_lookup(self, lookup: Lookup) -> None:
+        """Show what a session lookup found: the user, or signed out (and why, if known)."""
+        if lookup.session is None:
+            self._show_signed_out(lookup.ended_reason)
+        else:
+            self._show(lookup.session)
+        self.loaded = True
 
     async def _session(self, *, touch: bool = True) -> Session | None:
         """The live session behind this tab's cookie, re-read from the server; updates the page."""
@@ -241,12 +260,16 @@ class AuthState(rx.State):
         except Exception as err:
             self._fail(err, "starting sign-in")
             return
-        yield _navigate(start_url)
+        yield page_load(start_url)
 
     @rx.event
     @public
     async def finish_sign_in(self):
-        """on_load of /callback: finish the code exchange, then hand the session to the browser."""
+        """on_load of /callback: finish the sign-in, then go back to the page it started on.
+
+        Where the backend serves the pages, the callback request has finished it already and
+        left its outcome; otherwise the code is exchanged here and the session handed over.
+        """
         self.pending = "finish"
         self.error_code = self.provider_error = ""
         params = dict(self.router.url.query_parameters)
@@ -255,18 +278,32 @@ class AuthState(rx.State):
             self.error_code = str(params["app_error"])
             self.pending = ""
             return
+        cookies = self._cookies()
+        binding = flow.cookies.binding(cookies)
+        kept = flow.cookies.callback_result(cookies)
+        result: dict[str, str] | None
         try:
-            url = await flow.finish_sign_in(params, flow.cookies.binding(self._cookies()))
-        except AuthorizationDenied as err:
-            log.info("provider refused sign-in: %s", err.error)
-            self.error_code = err.code
-            self.provider_error = f"{err.error}: {err.description}" if err.description else err.error
-            self.pending = ""
-            return
+            if kept is not None and kept[1]:
+                yield  # "Signing in..." while the provider takes its time
+                result = await _wait_for_callback_result(kept[0], binding)
+            else:
+                result = await flow.take_callback_result(kept[0] if kept else None, binding)
+            if result is None:
+                result = {"handoff_url": await flow.finish_sign_in(params, binding)}
         except Exception as err:
-            self._fail(err, "sign-in")
-            return
-        yield _navigate(url, replace=True)
+            result = failure(err)
+        if "return_url" in result:
+            yield rx.redirect(result["return_url"], replace=True)  # same origin: no page load
+        elif "handoff_url" in result:
+            yield take_session(result["handoff_url"])
+        else:
+            self._show_callback_result(result)
+
+    def _show_callback_result(self, result: dict[str, str]) -> None:
+        """Why the callback's sign-in failed."""
+        self.pending = ""
+        self.error_code = result.get("error_code") or "default"
+        self.provider_error = result.get("provider_error", "")
 
     @rx.event
     @public
@@ -283,4 +320,4 @@ class AuthState(rx.State):
             await self._session()  # show what is true now: signed out if the session did end
             return
         # The button keeps spinning until the page leaves; the next page load shows signed out.
-        yield _navigate(url)
+        yield page_load(url)

@@ -5,7 +5,9 @@ carries (so proxy logs keep it), and sends it whole to whoever connects with
 that token. `TabStateGuard` runs before every event, the hydrate included: unless
 this connection's session cookie is the one the tab's AuthState states were
 last used with (and, on a hydrate, names a live session), it resets them
-(AuthState and every state derived from it) to their defaults first.
+(AuthState and every state derived from it) to their defaults first. On a
+hydrate it then shows the session it found, so a page's first state says who
+is signed in.
 `BoundedStateManagerMemory` caps how many tab states a worker keeps in memory.
 `install(app)` wires both.
 """
@@ -29,6 +31,7 @@ from reflex_base.event import Event
 
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState
+from reflex_logto.sessions.store import Lookup
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +80,13 @@ def _is_hydrate(root: BaseState, event: Event) -> bool:
     return event.name in (f"{name}.{CompileVars.HYDRATE_AND_LOAD}", f"{name}.{CompileVars.HYDRATE}")
 
 
-async def _is_live(session_id: str) -> bool:
-    """Whether this session cookie names a live session (False if the store doesn't answer)."""
+async def _lookup(session_id: str | None) -> Lookup | None:
+    """The session behind this cookie as the store has it now; None if the store doesn't answer."""
     try:
-        lookup = await get_flow().sessions.lookup(session_id, touch=False)
+        return await get_flow().sessions.lookup(session_id, touch=False)
     except Exception:
         log.warning("session lookup before a hydrate failed: the tab state is reset", exc_info=True)
-        return False
-    return lookup.session is not None
+        return None
 
 
 async def reset_auth_states(auth: AuthState) -> None:
@@ -103,7 +105,11 @@ class TabStateGuard(rx.Middleware):
 
     async def preprocess(self, app: Any, state: BaseState, event: Event) -> None:
         """Reset the tab's AuthState states unless they were last used with this connection's cookie
-        (or, on a hydrate, if its session has ended); never stops the event."""
+        (or, on a hydrate, if its session has ended); never stops the event.
+
+        A hydrate also shows who is signed in now, so the page's first state carries it (the
+        claims, or the signed-out page) without waiting for its on_load.
+        """
         auth = state.substates.get(AuthState.get_name())
         if not isinstance(auth, AuthState):
             return None  # (Redis) this event loads no AuthState: none of its data goes out
@@ -111,11 +117,16 @@ class TabStateGuard(rx.Middleware):
         session_id = session_cookie(state)
         cookie = cookie_digest(session_id)
         now = time.time()
-        if owner._cookie != cookie or (session_id and _is_hydrate(state, event) and not await _is_live(session_id)):
+        hydrate = _is_hydrate(state, event)
+        lookup = await _lookup(session_id) if hydrate else None
+        ended = hydrate and session_id is not None and (lookup is None or lookup.session is None)
+        if owner._cookie != cookie or ended:
             await reset_auth_states(auth)
             owner._cookie, owner._written_at = cookie, now
         elif now - owner._written_at > self.rewrite_every:
             owner._written_at = now
+        if lookup is not None:
+            auth._show_lookup(lookup)
         return None
 
 

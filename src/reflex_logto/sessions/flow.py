@@ -117,6 +117,15 @@ class SignInFlow:
         Raises:
             SignInError: a subclass naming what went wrong; nothing was stored.
         """
+        txn, tokens = await self.redeem(params, binding)
+        return await self.handoff_sign_in(txn, tokens, binding)
+
+    async def redeem(self, params: Mapping[str, Any], binding: str | None) -> tuple[SignInTransaction, TokenSet]:
+        """Every check of the authorization response, then the code exchange and the ID token's.
+
+        Raises:
+            SignInError: a subclass naming what went wrong; nothing was stored.
+        """
         state = _param(params, "state")
         if not state:
             raise InvalidCallback("the callback has no state")
@@ -133,7 +142,7 @@ class SignInFlow:
             raise InvalidCallback("the callback has no code")
         tokens = await self.client.exchange_code(code=code, code_verifier=txn.code_verifier, nonce=txn.nonce)
         log.debug("callback: code redeemed, ID token valid (sub %s)", tokens.claims.get("sub"))
-        return await self._handoff_sign_in(txn, tokens, binding)
+        return txn, tokens
 
     async def _check_issuer(self, iss: str | None) -> None:
         """RFC 9207: the response names its issuer; it must be ours, and present if promised."""
@@ -144,7 +153,8 @@ class SignInFlow:
         elif iss != metadata.issuer:
             raise InvalidCallback("the callback's iss names another issuer")
 
-    async def _handoff_sign_in(self, txn: SignInTransaction, tokens: TokenSet, binding: str | None) -> str:
+    async def handoff_sign_in(self, txn: SignInTransaction, tokens: TokenSet, binding: str | None) -> str:
+        """Keep a redeemed sign-in for the session route to pick up; that route's URL."""
         assert binding  # take() has checked it
         handoff_id = await self.handoffs.create(
             "sign_in", binding, {"tokens": tokens.to_dict(), "return_path": txn.return_path}
@@ -158,26 +168,44 @@ class SignInFlow:
 
         A session the browser held before is ended: its cookie is about to be replaced.
         """
-        handoff = None
+        handoff = await self.handoffs.take("sign_in", handoff_id, binding)
+        if handoff is None:
+            return None
+        return await self.start_session(
+            TokenSet.from_dict(handoff["tokens"]), handoff["return_path"], previous_session_id, user_agent=user_agent
+        )
+
+    async def start_session(
+        self, tokens: TokenSet, return_path: str, previous_session_id: str | None, *, user_agent: str = ""
+    ) -> tuple[str, str]:
+        """Create the session for a redeemed sign-in, ending the one the browser held before:
+        (session id, return URL). Called where the response sets the session cookie."""
         try:
             async with self.storage.atomic():
-                handoff = await self.handoffs.take("sign_in", handoff_id, binding)
-                if handoff is None:
-                    return None
-                session_id = await self.sessions.create(TokenSet.from_dict(handoff["tokens"]), user_agent=user_agent)
+                session_id = await self.sessions.create(tokens, user_agent=user_agent)
                 replaced = await self.sessions.delete(previous_session_id, "replaced")
         except Exception:
             # Redis takes each step on its own: a sign-in that can't be kept must not
             # leave its grant alive (nor, on SQLite, one that rolled back).
-            if handoff is not None and (refresh_token := handoff["tokens"].get("refresh_token")):
-                await self.client.revoke(refresh_token)
+            if tokens.refresh_token:
+                await self.client.revoke(tokens.refresh_token)
             raise
         log.debug("session created")
-        tokens = TokenSet.from_dict(handoff["tokens"])
         await self.hooks.signed_in(tokens.claims, tokens)
         if replaced and replaced.refresh_token:
             await self.client.revoke(replaced.refresh_token)
-        return session_id, self.config.base_url + safe_return_path(handoff["return_path"])
+        return session_id, self.config.base_url + safe_return_path(return_path)
+
+    async def save_callback_result(self, result_id: str, binding: str, result: Mapping[str, str]) -> None:
+        """Keep how the callback request's sign-in ended, for the callback page's tab to read once:
+        where to go, the session route to fetch, or why it failed (no token, no session id)."""
+        await self.handoffs.create("callback_result", binding, dict(result), handoff_id=result_id)
+
+    async def take_callback_result(self, result_id: str | None, binding: str | None) -> dict[str, str] | None:
+        """The callback request's outcome, once, for the browser that started the sign-in."""
+        if not result_id:
+            return None
+        return await self.handoffs.take("callback_result", result_id, binding)
 
     # -- sign-out ------------------------------------------------------------
 

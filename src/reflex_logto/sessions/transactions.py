@@ -133,12 +133,19 @@ class HandoffStore:
         self._storage = storage
         self._sealer = sealer
 
-    async def create(self, kind: str, binding: str, payload: dict[str, Any], *, now: float | None = None) -> str:
+    async def create(
+        self, kind: str, binding: str, payload: dict[str, Any], *, handoff_id: str | None = None, now: float | None = None
+    ) -> str:
+        """Store a handoff; its id (a fresh one, or `handoff_id` as `new_id` made it earlier)."""
         now = time.time() if now is None else now
-        handoff_id = secrets.token_urlsafe(24)
+        handoff_id = handoff_id or self.new_id()
         sealed = self._sealer.seal(payload, record=handoff_id)
         await self._storage.insert_handoff(handoff_id, kind, digest(binding), sealed, now + HANDOFF_TTL, now=now)
         return handoff_id
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_urlsafe(24)
 
     async def take(self, kind: str, handoff_id: str, binding: str | None, *, now: float | None = None) -> dict[str, Any] | None:
         """Remove and return the handoff if it is of this kind, fresh, and this cookie's."""

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE TABLE IF NOT EXISTS handoffs (
     id          TEXT PRIMARY KEY,      -- random: names the handoff in a backend route URL
-    kind        TEXT NOT NULL,         -- 'sign_in' or 'sign_out'
+    kind        TEXT NOT NULL,         -- 'sign_in', 'sign_out' or 'callback_result'
     binding     TEXT NOT NULL,         -- sha256 of the cookie that must come with it
     payload     BLOB NOT NULL,         -- sealed
     expires_at  REAL NOT NULL

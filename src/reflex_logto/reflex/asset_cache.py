@@ -1,0 +1,104 @@
+"""The frontend's content-hashed build files: kept by the browser, whichever way a page opens.
+
+Two layers. Reflex serves its build with validators only, so a browser asked again
+for every script on every page load; a name carrying its content's hash never
+changes meaning, so `cache_hashed_assets` marks those files immutable for a year
+(the HTML pages, which name them, are still checked every time). And a page
+opened by the provider's redirect gets a fresh partition of the HTTP cache, so
+the callback fetched every script again: a small service worker keeps the same
+files in Cache Storage, which is not split that way (`service_worker.js` says
+what it does and doesn't touch). Served, and registered by every page, only where
+one origin serves both the pages and the backend (production); dev mode's Vite
+server is left alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import reflex as rx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HASHED = re.compile(r"^/assets/[^/]+-[A-Za-z0-9_-]{8}\.(?:js|css|woff2?)$")
+IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+SERVICE_WORKER_NAME = "service-worker.js"
+
+
+def cache_hashed_assets(app: ASGIApp) -> ASGIApp:
+    """Wrap the app: built assets with a content hash in their name are cached for a year."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not HASHED.match(scope["path"]):
+            await app(scope, receive, send)
+            return
+
+        async def send_cacheable(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (200, 304):
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"cache-control"]
+                message = {**message, "headers": [*headers, IMMUTABLE]}
+            await send(message)
+
+        await app(scope, receive, send_cacheable)
+
+    return wrapped
+
+
+def build_files(directory: Path) -> list[str]:
+    """The content-hashed files of the frontend build Reflex serves from `directory`, as URL paths."""
+    assets = directory / "assets"
+    if not assets.is_dir():
+        return []
+    return sorted(path for file in assets.iterdir() if HASHED.match(path := f"/assets/{file.name}"))
+
+
+def static_dir() -> Path:
+    """Where Reflex's production server finds the built frontend (reflex/utils/exec.py)."""
+    from reflex.utils import prerequisites
+    from reflex_base import constants
+
+    return prerequisites.get_web_dir() / constants.Dirs.STATIC
+
+
+def service_worker_route(prefix: str, find_static_dir: Callable[[], Path] = static_dir) -> Route:
+    """`{prefix}/service-worker.js`, allowed to control every page of the origin; it names the
+    files of the build being served, read once, on the first request."""
+    template = resources.files("reflex_logto.reflex").joinpath("service_worker.js").read_text()
+
+    @functools.cache
+    def script() -> bytes:
+        return template.replace("__BUILD__", json.dumps(build_files(find_static_dir()))).encode()
+
+    async def serve(request: Request) -> Response:
+        return Response(
+            script(),
+            media_type="text/javascript",
+            # Checked on each visit, so a new build's worker takes over at once.
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
+    return Route(f"{prefix}/{SERVICE_WORKER_NAME}", serve, methods=["GET"])
+
+
+# Once the page has loaded and the browser is idle (its own scripts come first).
+_REGISTER = """(() => {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+  const register = () => navigator.serviceWorker
+    .register(__URL__, { scope: "/" })
+    .catch((error) => console.warn("reflex-logto: asset cache not registered", error));
+  const idle = window.requestIdleCallback ?? ((callback) => setTimeout(callback, 200));
+  if (document.readyState === "complete") idle(register);
+  else window.addEventListener("load", () => idle(register), { once: true });
+})();"""
+
+
+def registration_script(routes_prefix: str) -> rx.Component:
+    """The `<script>` every page carries to register the worker (at the origin's root)."""
+    return rx.script(_REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}")))

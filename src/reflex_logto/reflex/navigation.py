@@ -1,0 +1,48 @@
+"""How a tab moves on after a handler: a full page load, or the callback's in-page handoff."""
+
+from __future__ import annotations
+
+import json
+
+import reflex as rx
+from reflex_base.event import EventSpec
+
+
+def page_load(url: str, *, replace: bool = False) -> EventSpec:
+    """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
+    method = "replace" if replace else "assign"
+    return rx.call_script(f"window.location.{method}({json.dumps(url)})")
+
+
+# Run by Reflex's event loop (reflex 0.10: state.js `applyEvent` evaluates it), where `socket`
+# (the tab's connection) and `navigate` (React Router's) are in scope. The websocket was
+# opened before the session cookie existed, and Reflex reads a connection's cookies once, as
+# it opens: so the tab drops it and routes client-side, and Reflex's route change opens a new
+# one (with the cookie) whose hydrate loads the next page's state. Anything unexpected falls
+# back to a page load, which never loses the sign-in.
+_TAKE_SESSION = """(async () => {
+  const handoff = __URL__;
+  let response, next;
+  try {
+    response = await fetch(handoff, { method: "POST", credentials: "include", cache: "no-store" });
+    next = new URL((await response.json()).location, window.location.href);
+  } catch (error) {
+    window.location.replace(handoff);  // the same handoff by GET, as a page load
+    return;
+  }
+  const inPage = response.ok && next.origin === window.location.origin
+    && typeof socket === "object" && socket !== null && typeof socket.disconnect === "function"
+    && typeof navigate === "function";
+  if (!inPage) {
+    window.location.replace(next.href);
+    return;
+  }
+  socket.disconnect();
+  navigate(next.pathname + next.search + next.hash, { replace: true });
+})()"""
+
+
+def take_session(handoff_url: str) -> EventSpec:
+    """Finish a sign-in from the callback page: its own `fetch` to the session route sets the
+    HttpOnly cookie, and the tab goes to the return page without another page load."""
+    return rx.call_script(_TAKE_SESSION.replace("__URL__", json.dumps(handoff_url)))

@@ -1,0 +1,164 @@
+"""The callback request finishes the sign-in where one origin serves the pages: it answers with
+the built callback page and the session cookie, and the page's handler only reads how it ended.
+The in-page handoff (POST to the session route) for where it doesn't."""
+
+import asyncio
+import urllib.parse
+
+import httpx
+import pytest
+
+from reflex_logto.reflex import routes
+from tests.support.reflex_state import auth_state, client_redirect, navigation, run
+
+PAGE = b"<!doctype html><title>Signing in</title><p>Signing in...</p>"
+
+
+@pytest.fixture(autouse=True)
+def built_callback_page(tmp_path, monkeypatch):
+    """A frontend build holding the callback page, where Reflex's server looks for it."""
+    client = tmp_path / "web" / "build" / "client"
+    client.mkdir(parents=True)
+    (client / "callback.html").write_bytes(PAGE)
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "web"))
+    routes.callback_html.cache_clear()
+    yield
+    routes.callback_html.cache_clear()
+
+
+def sets(response, name: str) -> bool:
+    """Whether the response sets cookie `name` (with its __Host- prefix: the test app is https)."""
+    return any(
+        header.startswith(f"__Host-{name}=") and not header.startswith(f"__Host-{name}=;")
+        for header in response.headers.get_list("set-cookie")
+    )
+
+
+async def land_on_callback(rp, query: dict[str, str]):
+    """The provider's redirect to /callback, as the browser follows it; then the page's handler."""
+    url = f"/callback?{urllib.parse.urlencode(query)}"
+    response = await rp.browser.get(url)
+    page = auth_state(url, cookie=rp.cookie_header())
+    return response, page, await run(page.finish_sign_in)
+
+
+async def test_the_callback_request_signs_in_and_the_page_moves_on_without_a_page_load(rp):
+    params = await rp.begin("/orders/7?tab=items")
+    response, page, events = await land_on_callback(rp, await rp.code_response(params))
+
+    assert response.status_code == 200 and response.content == PAGE
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"  # the URL holds the code
+    assert sets(response, "logto_session") and sets(response, "logto_signin_result")
+    assert all("httponly" in header.lower() for header in response.headers.get_list("set-cookie"))
+    assert rp.count("sessions") == 1
+    assert client_redirect(events) == "https://app.example/orders/7?tab=items"
+    assert navigation(events) is None and page.error_code == ""
+
+
+async def test_the_outcome_is_read_once_and_a_replayed_callback_signs_nobody_in(rp):
+    params = await rp.begin()
+    query = await rp.code_response(params)
+    await land_on_callback(rp, query)
+    again = auth_state(f"/callback?{urllib.parse.urlencode(query)}", cookie=rp.cookie_header())
+    events = await run(again.finish_sign_in)  # the same outcome cookie: already taken
+    assert client_redirect(events) is None and again.error_code == "invalid_transaction"
+
+    response, page, events = await land_on_callback(rp, query)  # the whole URL again
+    assert response.status_code == 200 and not sets(response, "logto_session")
+    assert page.error_code == "invalid_transaction" and client_redirect(events) is None
+    assert rp.count("sessions") == 1
+
+
+async def test_a_refusal_from_the_provider_shows_its_words_on_the_page(rp):
+    params = await rp.begin()
+    query = {"state": params["state"], "iss": rp.op.issuer, "error": "access_denied", "error_description": "No <b>"}
+    response, page, events = await land_on_callback(rp, query)
+    assert not sets(response, "logto_session") and rp.count("sessions") == 0
+    assert page.error_code == "access_denied" and page.provider_error == "access_denied: No <b>"
+    assert client_redirect(events) is None
+
+
+async def test_a_callback_from_another_browser_is_refused(rp):
+    params = await rp.begin()
+    query = await rp.code_response(params)
+    rp.browser.cookies.clear()  # not the browser that started the sign-in
+    response, page, _ = await land_on_callback(rp, query)
+    assert not sets(response, "logto_session") and rp.count("sessions") == 0
+    assert page.error_code == "invalid_transaction"
+
+
+async def test_a_slow_provider_gets_the_page_at_once_and_the_sign_in_ends_behind_it(rp, monkeypatch):
+    """Past CALLBACK_WAIT_SECONDS the page comes first ("Signing in..."); its handler waits for
+    the sign-in the request left running, then takes the session by the in-page handoff."""
+    monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
+    answer = rp.op.token_response
+
+    async def slow_token_response(request):
+        await asyncio.sleep(0.3)
+        return answer(request)
+
+    rp.op.token_response = slow_token_response
+    params = await rp.begin("/orders/7")
+    response, page, events = await land_on_callback(rp, await rp.code_response(params))
+
+    assert response.status_code == 200 and response.content == PAGE
+    assert sets(response, "logto_signin_result") and not sets(response, "logto_session")
+    handoff = navigation(events)
+    assert handoff and "/auth/session/" in handoff and page.error_code == ""
+    taken = await rp.browser.post(handoff, headers={"Origin": "https://app.example"})
+    assert taken.json() == {"location": "https://app.example/orders/7"} and sets(taken, "logto_session")
+    assert rp.count("sessions") == 1
+
+
+async def test_a_slow_provider_s_refusal_still_reaches_the_page(rp, monkeypatch):
+    monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
+
+    async def slow_refusal(request):
+        await asyncio.sleep(0.3)
+        return httpx.Response(400, json={"error": "invalid_grant"})
+
+    rp.op.token_response = slow_refusal
+    params = await rp.begin()
+    response, page, events = await land_on_callback(rp, await rp.code_response(params))
+    assert not sets(response, "logto_session") and navigation(events) is None
+    assert page.error_code not in ("", "default") and rp.count("sessions") == 0
+
+
+async def test_without_a_build_the_route_says_so(rp, monkeypatch, tmp_path):
+    monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "nothing"))
+    routes.callback_html.cache_clear()
+    response = await rp.browser.get("/callback?state=x&code=y")
+    assert response.status_code == 404 and rp.count("sessions") == 0
+
+
+# The in-page handoff: the callback page's own fetch to the session route
+
+
+async def websocket_path_handoff(rp) -> str:
+    """A sign-in finished by the page's handler (no callback request did it): the handoff URL."""
+    params = await rp.begin()
+    query = urllib.parse.urlencode(await rp.code_response(params))
+    page = auth_state(f"/callback?{query}", cookie=rp.cookie_header())
+    handoff = navigation(await run(page.finish_sign_in))
+    assert handoff and "/auth/session/" in handoff
+    return handoff
+
+
+async def test_the_session_route_hands_over_to_the_page_s_own_fetch(rp):
+    handoff = await websocket_path_handoff(rp)
+    response = await rp.browser.post(handoff, headers={"Origin": "https://app.example"})
+    assert response.status_code == 200 and response.json() == {"location": "https://app.example/"}
+    assert sets(response, "logto_session") and response.headers["cache-control"] == "no-store"
+    spent = await rp.browser.post(handoff, headers={"Origin": "https://app.example"})
+    assert spent.status_code == 409 and "app_error=invalid_transaction" in spent.json()["location"]
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example", "null"])
+async def test_the_session_route_refuses_a_fetch_from_another_origin(rp, origin):
+    handoff = await websocket_path_handoff(rp)
+    response = await rp.browser.post(handoff, headers={"Origin": origin} if origin else {})
+    assert response.status_code == 403 and not sets(response, "logto_session")
+    assert rp.count("sessions") == 0
+    # Nothing was spent: the page's own origin still gets it.
+    assert (await rp.browser.post(handoff, headers={"Origin": "https://app.example"})).status_code == 200
