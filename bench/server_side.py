@@ -5,7 +5,12 @@
 Prints median and p95 (milliseconds) of what the app itself does per step,
 with warm caches: the provider's own time (each HTTP exchange with it) is
 measured separately and taken out. Also counts discovery and JWKS fetches
-after warm-up (the target is 0).
+after warm-up (the target is 0), and runs `--concurrent` sign-ins at once
+(each its own browser: all started together, then all finished together, the
+provider's token requests included), counting errors.
+
+    --store sqlite | redis | postgres   where the sessions live (Redis and PostgreSQL
+                                        are Debian's, started here on free ports)
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from reflex_logto.config import AuthConfig  # noqa: E402
 from reflex_logto.devprovider.launcher import start  # noqa: E402
 from reflex_logto.reflex import runtime  # noqa: E402
 from reflex_logto.reflex.routes import auth_routes  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 from tests.support.provider_browser import ProviderBrowser  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state, navigation, run  # noqa: E402
@@ -65,12 +71,55 @@ def report(name: str, samples: list[float]) -> None:
     print(f"| {name:<44} | {statistics.median(samples) * 1000:8.3f} | {p95 * 1000:8.3f} | {len(samples):5d} |")
 
 
-async def main(runs: int, store: str) -> None:
+async def concurrent_sign_ins(flow, routes, people: ProviderBrowser, count: int) -> None:
+    """`count` sign-ins at once, each its own browser; prints the wall time of each phase and the errors."""
+
+    async def begin():
+        browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=routes), base_url=BASE)
+        start_url = navigation(await run(auth_state("/").sign_in))
+        return browser, (await browser.get(start_url)).headers["location"]
+
+    async def finish(browser, callback: str):
+        cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+        page = auth_state(f"/callback?{urllib.parse.urlsplit(callback).query}", cookie=cookie)
+        response = await browser.get(navigation(await run(page.finish_sign_in)))
+        assert response.status_code == 303 and "logto_session" in browser.cookies, "no session"
+        return browser.cookies["logto_session"]
+
+    def errors(results) -> list[str]:
+        return [f"{type(r).__name__}: {r}"[:160] for r in results if isinstance(r, BaseException)]
+
+    t = time.perf_counter()
+    begun = await asyncio.gather(*(begin() for _ in range(count)), return_exceptions=True)
+    started = time.perf_counter() - t
+    ok = [b for b in begun if not isinstance(b, BaseException)]
+    callbacks = [(browser, people.sign_in(authorize, "demo", "demo-password")) for browser, authorize in ok]
+    t = time.perf_counter()
+    finished = await asyncio.gather(*(finish(*pair) for pair in callbacks), return_exceptions=True)
+    done = time.perf_counter() - t
+    session_ids = [f for f in finished if isinstance(f, str)]
+    t = time.perf_counter()
+    found = await asyncio.gather(*(flow.sessions.lookup(s, touch=False) for s in session_ids), return_exceptions=True)
+    resolved = time.perf_counter() - t
+    failures = errors(begun) + errors(finished) + errors(found)
+    failures += ["not found"] * sum(1 for f in found if not isinstance(f, BaseException) and f.session is None)
+    print(f"\n{count} sign-ins at once: all started in {started * 1000:.0f} ms, all finished in {done * 1000:.0f} ms "
+          f"(the provider's token requests included), all {len(session_ids)} sessions resolved in {resolved * 1000:.0f} ms; "
+          f"errors {len(failures)}")
+    for failure in failures[:5]:
+        print("  ", failure)
+    for browser, _ in callbacks:
+        await browser.aclose()
+
+
+async def main(runs: int, store: str, concurrent: int) -> None:
     state = Path(tempfile.mkdtemp(prefix="bench-"))
-    redis = None
+    redis = postgres = None
     if store == "redis":
         (state / "redis").mkdir()
         redis = RedisServer(state / "redis")
+    elif store == "postgres":
+        postgres = PostgresServer()
     print(f"sessions in {store}")
     provider = start(state / "provider", port=0, owner_pid=os.getpid(), users_file=DEMO_USERS)
     secret = secrets.token_urlsafe(32)
@@ -81,10 +130,12 @@ async def main(runs: int, store: str) -> None:
         "LOGTO_BASE_URL": BASE, "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
         "LOGTO_SESSION_DB": str(state / "sessions.sqlite3"),
         **({"LOGTO_SESSION_DB_URL": redis.url} if redis else {}),
+        **({"LOGTO_SESSION_DB_URL": postgres.url} if postgres else {}),
     })
     runtime.configure(config, backend_url=BASE, transport=clock)
     flow = runtime.get_flow()
-    browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=auth_routes()), base_url=BASE)
+    routes = auth_routes()
+    browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=routes), base_url=BASE)
     people = ProviderBrowser(provider.origin)
 
     start_costs, finish_costs, resolve_costs, refresh_costs = [], [], [], []
@@ -136,18 +187,23 @@ async def main(runs: int, store: str) -> None:
     report("resolve a session from its cookie", resolve_costs)
     report("refresh (less the provider's time)", refresh_costs)
     print(f"\ndiscovery/JWKS fetches after warm-up: {len(fetches)} over {runs} sign-ins")
+    if concurrent:
+        await concurrent_sign_ins(flow, routes, people, concurrent)
     await browser.aclose()
     await runtime.shutdown()
     people.close()
     provider.stop()
     if redis:
         redis.stop()
+    if postgres:
+        postgres.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite",
-                        help="where sessions live (redis: Debian's redis-server, started here)")
+    parser.add_argument("--store", choices=["sqlite", "redis", "postgres"], default="sqlite",
+                        help="where sessions live (redis, postgres: Debian's servers, started here)")
+    parser.add_argument("--concurrent", type=int, default=200, help="sign-ins at once, after the timed runs (0: none)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.store))
+    asyncio.run(main(arguments.runs, arguments.store, arguments.concurrent))

@@ -1,6 +1,7 @@
 """Two app instances, each with two workers, behind one load balancer: what a
 deployment on several machines looks like. Reflex keeps its state in Redis
-(REFLEX_REDIS_URL) and the sessions are in the same Redis; each instance has a
+(REFLEX_REDIS_URL), and the sessions are in the same Redis or, in the
+`postgres` runs, in a PostgreSQL (LOGTO_SESSION_DB_URL); each instance has a
 SQLite file of its own that nothing may depend on."""
 
 import re
@@ -38,8 +39,10 @@ def opened_websocket(request_lines: list[str]) -> bool:
     return any(line.startswith("GET /_event/") and "transport=websocket" in line for line in request_lines)
 
 
-@pytest.fixture(scope="module")
-def cluster(dev_provider, redis_server, tmp_path_factory):
+@pytest.fixture(scope="module", params=["redis", "postgres"])
+def cluster(request, dev_provider, redis_server, tmp_path_factory):
+    """The two instances, with the sessions in Redis or PostgreSQL (`request.param`)."""
+    store = request.param
     project = project_copy(tmp_path_factory.mktemp("project"))
     ports = {"a": free_port(), "b": free_port()}
     balancer = Balancer(ports)
@@ -57,6 +60,9 @@ def cluster(dev_provider, redis_server, tmp_path_factory):
         "REFLEX_API_URL": balancer.url,  # the pages reach the backend through the balancer too
         "GRANIAN_WORKERS": str(WORKERS_PER_APP),
     }
+    if store == "postgres":
+        postgres = request.getfixturevalue("postgres_server")
+        shared["LOGTO_SESSION_DB_URL"] = postgres.url  # the sessions there; Reflex's state stays in Redis
     apps = {}
     try:
         for name, port in ports.items():
@@ -66,7 +72,7 @@ def cluster(dev_provider, redis_server, tmp_path_factory):
             apps[name] = AppServer({**shared, **own}, port, log, project=project)
             apps[name].wait_until_up()  # one at a time: they build the same frontend
             assert len(apps[name].processes()) >= 1 + WORKERS_PER_APP
-        yield {"apps": apps, "balancer": balancer, "url": balancer.url}
+        yield {"apps": apps, "balancer": balancer, "url": balancer.url, "store": store}
     finally:
         for app in apps.values():
             app.stop()
@@ -118,6 +124,7 @@ def test_sign_in_started_on_one_app_finishes_on_the_other_and_both_see_the_sessi
     other.close()
 
 
+@pytest.mark.parametrize("cluster", ["redis"], indirect=True)  # Reflex's own recovery: the same with either store
 def test_a_worker_killed_and_its_app_restarted_loses_nothing(cluster, context, screenshot):
     apps, balancer, url = cluster["apps"], cluster["balancer"], cluster["url"]
     page = context.new_page()
@@ -143,5 +150,57 @@ def test_a_worker_killed_and_its_app_restarted_loses_nothing(cluster, context, s
     assert opened_websocket(balancer.requests_to("a", mark)) and not balancer.requests_to("b", mark)
     screenshot(page, "after-restart")
     page.get_by_role("link", name="← Home").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+
+
+def sign_in_on(cluster, context, name: str):
+    """A tab signed in through app `name`, showing the user."""
+    cluster["balancer"].route_to(name, drop_open=True)
+    page = context.new_page()
+    page.goto(cluster["url"])
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    return page
+
+
+def session_cookie(context) -> str | None:
+    return next((c["value"] for c in context.cookies() if c["name"] == "logto_session"), None)
+
+
+@pytest.mark.parametrize("cluster", ["postgres"], indirect=True)
+def test_a_postgresql_restart_loses_no_session(cluster, context, postgres_server, screenshot):
+    page = sign_in_on(cluster, context, "a")
+    postgres_server.restart()
+    cluster["balancer"].route_to("b", drop_open=True)
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    page.get_by_role("link", name="Your profile").click()
+    check_with_provider(page)  # a handler re-resolving the session, on app b
+    cluster["balancer"].route_to("a", drop_open=True)
+    page.reload()
+    check_with_provider(page)
+    screenshot(page, "after-postgresql-restart")
+
+
+@pytest.mark.parametrize("cluster", ["postgres"], indirect=True)
+def test_postgresql_down_is_unavailable_for_a_moment_not_signed_out(cluster, context, postgres_server, screenshot):
+    page = sign_in_on(cluster, context, "a")
+    cookie = session_cookie(context)
+    postgres_server.stop()
+    try:
+        page.reload()
+        expect(page.get_by_text("Signing in is unavailable for a moment")).to_be_visible()
+        expect(page.get_by_role("heading", name="Demo User")).to_have_count(0)  # nothing shown without the store
+        screenshot(page, "postgresql-down")
+        assert session_cookie(context) == cookie  # not signed out: the browser keeps its session
+    finally:
+        postgres_server.start()
+    for name in ("a", "b"):
+        cluster["balancer"].route_to(name, drop_open=True)
+        page.reload()
+        expect(page.get_by_role("heading", name="Demo User")).to_be_visible()  # the same session, on both
+    assert session_cookie(context) == cookie
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
