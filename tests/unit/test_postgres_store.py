@@ -11,7 +11,7 @@ from reflex_logto.errors import ConfigurationError, StoreUnavailable
 from reflex_logto.sessions.stores import digest, open_storage
 from reflex_logto.sessions.stores.contract import _insert, _session
 from reflex_logto.sessions.stores.postgres import PURGE_INTERVAL, PostgresStorage
-from reflex_logto.sessions.stores.postgres_schema import SCHEMA_VERSION, TABLE_NAMES
+from reflex_logto.sessions.stores.postgres_schema import SCHEMA_VERSION, TABLE_NAMES, schema_sql
 from tests.support.app_server import free_port
 from tests.support.postgres_server import emptied
 
@@ -38,6 +38,18 @@ async def test_workers_starting_together_make_the_tables_once_under_the_prefix(p
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_the_schema_script_run_by_a_migration_tool_makes_a_working_store(postgres_server):
+    prefix = f"migrated_{time.time_ns()}_"[:30]
+    postgres_server.execute(schema_sql(prefix))  # psql, as a migration tool would
+    store = PostgresStorage(postgres_server.url, prefix=prefix)
+    try:
+        await store.insert_transaction("txn-1", digest("state-1"), b"sealed", time.time() + 60, now=time.time(), limit=10)
+        assert (await store.take_transaction(digest("state-1"))).id == "txn-1"
+        assert [tuple(row) for row in await _fetch(postgres_server.url, f"SELECT version FROM {prefix}schema")] == [(SCHEMA_VERSION,)]
+    finally:
+        await store.close()
 
 
 async def test_two_prefixes_are_two_stores_in_one_database(postgres_server):

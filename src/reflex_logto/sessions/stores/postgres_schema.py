@@ -4,7 +4,9 @@ Every name starts with the store's prefix (`logto_` unless the app picks
 another), so the tables sit beside the app's own in its database and schema.
 Creating them needs the CREATE privilege on the schema once; afterwards the
 role needs only to read and write these tables and run these functions.
-`schema_sql()` is the same script, for a migration tool that runs it instead.
+`schema_sql()` is the same script, for a migration tool that runs it instead
+(`python -c "from reflex_logto.sessions.stores.postgres_schema import schema_sql; print(schema_sql())"`).
+Needs PostgreSQL 11 or later (hashtextextended).
 
 Two steps keep a bound on sign-in transactions: an insert counts and evicts,
 a claim drops a browser's oldest. Each is a function here (one round trip)
@@ -148,9 +150,10 @@ def lock_key(prefix: str) -> str:
 
 
 def schema_sql(prefix: str = DEFAULT_PREFIX) -> str:
-    """The whole script: tables, indexes and functions for `prefix`."""
+    """The whole script: tables, indexes and functions for `prefix`, and the version they are at."""
     prefix = checked_prefix(prefix)
-    return TABLES.format(p=prefix) + FUNCTIONS.format(p=prefix, lock=lock_key(prefix))
+    version = f"DELETE FROM {prefix}schema;\nINSERT INTO {prefix}schema (version) VALUES ({SCHEMA_VERSION});\n"
+    return TABLES.format(p=prefix) + FUNCTIONS.format(p=prefix, lock=lock_key(prefix)) + version
 
 
 async def create_schema(connection: asyncpg.Connection, prefix: str = DEFAULT_PREFIX) -> None:
@@ -168,5 +171,3 @@ async def create_schema(connection: asyncpg.Connection, prefix: str = DEFAULT_PR
                 f"the session tables ({prefix}*) are at schema version {version}; this reflex-logto knows {SCHEMA_VERSION}: upgrade it"
             )
         await connection.execute(schema_sql(prefix))
-        await connection.execute(f"DELETE FROM {prefix}schema")
-        await connection.execute(f"INSERT INTO {prefix}schema (version) VALUES ({SCHEMA_VERSION})")
