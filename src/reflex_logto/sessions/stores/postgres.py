@@ -10,9 +10,10 @@ that take one advisory lock first: one round trip each, as a Lua script is
 for Redis. Times are the caller's (epoch seconds), as for the other stores.
 
 Tables and functions are prefixed `logto_` (or the `prefix` given), beside
-the app's own, and made on first use (see `postgres_schema.py`). The pool opens lazily, on the first step in the
-worker's event loop, and replaces a connection PostgreSQL closed (a restart):
-a step that finds the database down raises StoreUnavailable, and the next one
+the app's own, and made on first use (see `postgres_schema.py`). The pool
+opens lazily, on the first step in the worker's event loop (a pool does not
+survive a fork), and replaces a connection PostgreSQL closed (a restart): a
+step that finds the database down raises StoreUnavailable, and the next one
 after it is back works again.
 """
 
