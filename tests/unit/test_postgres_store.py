@@ -148,3 +148,24 @@ async def test_a_purge_drops_expired_rows_and_skips_what_another_step_holds(post
     finally:
         await holder.close()
         await store.close()
+
+
+async def test_an_error_inside_atomic_rolls_back_and_leaves_no_connection_in_a_transaction(postgres_server):
+    await emptied(postgres_server.url, "rollback_")
+    store = PostgresStorage(postgres_server.url, prefix="rollback_")
+    try:
+        now = time.time()
+        with pytest.raises(LookupError):
+            async with store.atomic():
+                await store.insert_handoff("handoff-1", "sign_in", digest("cookie"), b"sealed", now + 60, now=now)
+                raise LookupError("the step after it failed")
+        assert await store.take_handoff("handoff-1") is None  # rolled back
+        idle_in_transaction = await _fetch(
+            postgres_server.url, "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
+        )
+        assert idle_in_transaction[0][0] == 0  # the pooled connection went back clean (no reset query is sent)
+        async with store.atomic():
+            await store.insert_handoff("handoff-2", "sign_in", digest("cookie"), b"sealed", now + 60, now=now)
+        assert await store.take_handoff("handoff-2") is not None
+    finally:
+        await store.close()

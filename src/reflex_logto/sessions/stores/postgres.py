@@ -35,7 +35,8 @@ from reflex_logto.sessions.stores.postgres_schema import DEFAULT_PREFIX, checked
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 10  # connections per worker process, at most
-TIMEOUT = 5  # seconds: connecting, waiting for a pooled connection, or one statement
+TIMEOUT = 5  # seconds: connecting, or one statement
+QUEUE_TIMEOUT = 30  # seconds a step may wait for a free connection: a busy worker queues, it doesn't fail
 PURGE_INTERVAL = 60  # seconds
 PURGE_BATCH = 10_000  # rows per table per purge: a purge stays short; a full batch purges again soon
 # In the order of SessionRecord's fields (`id` is its `key`).
@@ -54,6 +55,15 @@ SELECT id, tokens FROM gone
 """
 # Expired rows, by table, and the column that names a row.
 PURGED = {"transactions": "id", "handoffs": "id", "sessions": "id", "ended_sessions": "id", "logout_tokens": "jti"}
+
+
+class _Connection(asyncpg.Connection):
+    """A pooled connection that goes back to the pool without a reset query (a round trip):
+    the store leaves no session state behind (no SET, LISTEN or cursor; its advisory locks
+    are the transaction's). An open transaction is still rolled back on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 def _is_update(status: str) -> bool:
@@ -78,9 +88,10 @@ class PostgresStorage:
             if self._pool is None:
                 pool = await asyncpg.create_pool(
                     self._url, min_size=0, max_size=POOL_SIZE, timeout=TIMEOUT, command_timeout=TIMEOUT,
+                    connection_class=_Connection,
                 )
                 try:
-                    async with pool.acquire(timeout=TIMEOUT) as connection:
+                    async with pool.acquire(timeout=QUEUE_TIMEOUT) as connection:
                         await create_schema(connection, self._p)
                 except BaseException:
                     await pool.close()
@@ -95,7 +106,7 @@ class PostgresStorage:
             yield held
             return
         pool = self._pool or await self._open_pool()
-        async with pool.acquire(timeout=TIMEOUT) as connection:
+        async with pool.acquire(timeout=QUEUE_TIMEOUT) as connection:
             yield connection
 
     async def _execute(self, sql: str, *args) -> str:
