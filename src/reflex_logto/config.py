@@ -176,7 +176,7 @@ def _session_db_url(environ: Mapping[str, str]) -> Secret | None:
     url = environ.get("LOGTO_SESSION_DB_URL", "").strip()
     name = "LOGTO_SESSION_DB_URL"
     if url == REFLEX_DB:
-        return _reflex_db_url(environ)
+        url = _reflex_db_url(environ) or ""  # SQLite there: as if unset
     if not url:
         url, name = environ.get("REFLEX_REDIS_URL", "").strip(), "REFLEX_REDIS_URL"
         if not url:
@@ -194,9 +194,9 @@ def _session_db_url(environ: Mapping[str, str]) -> Secret | None:
     )
 
 
-def _reflex_db_url(environ: Mapping[str, str]) -> Secret | None:
-    """The PostgreSQL of Reflex's `db_url` (REFLEX_DB_URL, else rxconfig.py); None, the embedded
-    SQLite file, when that is SQLite (as in development) or unset."""
+def _reflex_db_url(environ: Mapping[str, str]) -> str | None:
+    """The PostgreSQL of Reflex's `db_url` (REFLEX_DB_URL, else rxconfig.py); None when
+    that is SQLite (as in development) or unset."""
     url = environ.get("REFLEX_DB_URL", "").strip()
     if not url:
         from reflex.config import get_config
@@ -205,7 +205,7 @@ def _reflex_db_url(environ: Mapping[str, str]) -> Secret | None:
     if not url or url.startswith("sqlite"):
         return None
     if postgres := postgres_url(url):
-        return Secret(postgres)
+        return postgres
     # Named by its scheme only: the rest may hold a password.
     raise ConfigurationError(
         f"LOGTO_SESSION_DB_URL=reflex keeps sessions in Reflex's db_url, which must then be PostgreSQL or SQLite, "

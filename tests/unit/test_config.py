@@ -212,11 +212,14 @@ def test_sessions_in_reflex_own_database_when_the_app_says_so(monkeypatch):
     assert config(LOGTO_SESSION_DB_URL="reflex", REFLEX_DB_URL="postgresql+psycopg://app:pw@db/app").session_db_url.reveal() == (
         "postgresql://app:pw@db/app"
     )
-    # Without REFLEX_DB_URL, rxconfig.py's db_url; SQLite there (Reflex's default) keeps the package's own SQLite file.
+    # Without REFLEX_DB_URL, rxconfig.py's db_url.
     monkeypatch.setattr(reflex.config.get_config(), "db_url", "postgresql://app:pw@rx-db/app")
     assert config(LOGTO_SESSION_DB_URL="reflex").session_db_url.reveal() == "postgresql://app:pw@rx-db/app"
+    # SQLite there (Reflex's default, as in development): as if unset, the package's own SQLite file, or
+    # the Redis of Reflex's state when there is one.
     monkeypatch.setattr(reflex.config.get_config(), "db_url", "sqlite:///reflex.db")
     assert config(LOGTO_SESSION_DB_URL="reflex").session_db_url is None
+    assert config(LOGTO_SESSION_DB_URL="reflex", REFLEX_REDIS_URL="redis://cache/0").session_db_url.reveal() == "redis://cache/0"
     with pytest.raises(ConfigurationError, match="must then be PostgreSQL or SQLite, not mysql$") as refused:
         config(LOGTO_SESSION_DB_URL="reflex", REFLEX_DB_URL="mysql://app:secret-pw@db/app")
     assert "secret-pw" not in str(refused.value)
