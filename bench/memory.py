@@ -1,5 +1,5 @@
-"""Memory per signed-in session: the session store's bytes (SQLite on disk, and
-Redis in memory) and a tab's Reflex state.
+"""Memory per signed-in session: the session store's bytes (SQLite on disk, Redis
+in memory, PostgreSQL on disk: tables, indexes and TOAST) and a tab's Reflex state.
 
     .venv/bin/python bench/memory.py [--sessions 1000 10000]
 """
@@ -23,9 +23,11 @@ os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/memory.py")  # lets Reflex s
 from reflex_logto.oidc.client import TokenSet  # noqa: E402
 from reflex_logto.sessions.sealing import Sealer  # noqa: E402
 from reflex_logto.sessions.store import SessionStore  # noqa: E402
+from reflex_logto.sessions.stores.postgres import PostgresStorage  # noqa: E402
 from reflex_logto.sessions.stores.redis import RedisStorage  # noqa: E402
 from reflex_logto.sessions.stores.sqlite import SqliteStorage  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.reflex_state import auth_state  # noqa: E402
 
@@ -77,6 +79,30 @@ async def redis_bytes(count: int) -> tuple[float, float]:
         server.stop()
 
 
+async def postgres_bytes(server: PostgresServer, count: int) -> tuple[float, float]:
+    """The session tables' size on disk per session (pg_total_relation_size: heap, indexes, TOAST), and the write time."""
+    prefix = f"memory{count}_"
+    storage = PostgresStorage(server.url, prefix=prefix)
+    size = f"SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE '{prefix}%'"
+    try:
+        store = SessionStore(storage, Sealer("s" * 32))
+        op = FakeProvider()
+        made = [tokens(op, n) for n in range(count)]
+        await storage.count_live(0, 0)  # the tables made, empty
+        async with storage._connection() as connection:
+            before = await connection.fetchval(size)
+        t = time.perf_counter()
+        for token_set in made:
+            await store.create(token_set, user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0")
+        elapsed = time.perf_counter() - t
+        async with storage._connection() as connection:
+            await connection.execute(f"VACUUM {prefix}sessions")  # the free-space map counted, as a live table has it
+            after = await connection.fetchval(size)
+        return (after - before) / count, elapsed / count
+    finally:
+        await storage.close()
+
+
 def state_bytes(count: int) -> tuple[float, float]:
     op = FakeProvider()
     tracemalloc.start()
@@ -97,13 +123,21 @@ def state_bytes(count: int) -> tuple[float, float]:
 
 
 async def main(counts: list[int]) -> None:
-    print("| sessions | SQLite bytes/session | SQLite write ms | Redis bytes/session | Redis write ms | tab state bytes (heap) | tab state bytes (pickled) |")
-    print("|---------:|---------------------:|----------------:|--------------------:|---------------:|-----------------------:|--------------------------:|")
-    for count in counts:
-        per_session, write = await store_bytes(count)
-        in_redis, redis_write = await redis_bytes(count)
-        heap, pickled = state_bytes(min(count, 2000))
-        print(f"| {count} | {per_session:.0f} | {write * 1000:.3f} | {in_redis:.0f} | {redis_write * 1000:.3f} | {heap:.0f} | {pickled:.0f} |")
+    print("| sessions | SQLite bytes/session | SQLite write ms | Redis bytes/session | Redis write ms "
+          "| PostgreSQL bytes/session | PostgreSQL write ms | tab state bytes (heap) | tab state bytes (pickled) |")
+    print("|---------:|---------------------:|----------------:|--------------------:|---------------:"
+          "|------------------------:|--------------------:|-----------------------:|--------------------------:|")
+    postgres = PostgresServer()
+    try:
+        for count in counts:
+            per_session, write = await store_bytes(count)
+            in_redis, redis_write = await redis_bytes(count)
+            in_postgres, postgres_write = await postgres_bytes(postgres, count)
+            heap, pickled = state_bytes(min(count, 2000))
+            print(f"| {count} | {per_session:.0f} | {write * 1000:.3f} | {in_redis:.0f} | {redis_write * 1000:.3f} "
+                  f"| {in_postgres:.0f} | {postgres_write * 1000:.3f} | {heap:.0f} | {pickled:.0f} |")
+    finally:
+        postgres.close()
 
 
 if __name__ == "__main__":
