@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
+
+from reflex_logto.sessions.stores.postgres_schema import TABLE_NAMES, create_schema
 from tests.support.app_server import free_port
 
 START_TIMEOUT = 30  # seconds
@@ -114,10 +117,6 @@ class PostgresServer:
 async def emptied(url: str, prefix: str) -> None:
     """The store's tables under `prefix` made if need be, and emptied: a fresh store, without
     the cost of making its tables again for every test."""
-    import asyncpg
-
-    from reflex_logto.sessions.stores.postgres_schema import TABLE_NAMES, create_schema
-
     connection = await asyncpg.connect(url)
     try:
         await create_schema(connection, prefix)
