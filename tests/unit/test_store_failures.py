@@ -51,9 +51,27 @@ async def no_store(request, tmp_path):
 async def test_an_unreachable_store_is_named_on_the_page(no_store):
     home = auth_state("/", cookie=f"{no_store.flow.cookies.session_name}=" + "A" * 43)
     await run(home.load_session)
-    assert home.loaded and not home.signed_in
+    assert not home.loaded and not home.signed_in  # neither the user nor "signed out" is shown
     assert home.error_code == "store_unavailable"
     assert "session store" in home.error_message
 
     await run(home.sign_in)
     assert home.error_code == "store_unavailable" and home.pending == ""
+
+
+async def test_the_heartbeat_leaves_a_signed_in_tab_alone_while_the_store_is_away(no_store, caplog):
+    tab = auth_state("/", cookie=f"{no_store.flow.cookies.session_name}=" + "A" * 43)
+    tab.signed_in, tab.user_name = True, "Ada"  # what the tab showed before the store went away
+    with caplog.at_level("WARNING", logger="reflex_logto"):
+        for _ in range(3):
+            await run(tab.heartbeat)
+    assert tab.signed_in and tab.user_name == "Ada" and tab.notice == ""
+    warnings = [r for r in caplog.records if "session store is not answering" in r.getMessage()]
+    assert len(warnings) <= 1 and not any(r.exc_info for r in caplog.records)  # no traceback a second per tab
+
+
+async def test_the_unavailable_message_goes_once_the_store_answers(rp):
+    home = auth_state("/", cookie=rp.cookie_header())
+    home.error_code = "store_unavailable"  # a lookup failed a moment ago
+    await run(home.load_session)
+    assert home.loaded and home.error_code == ""

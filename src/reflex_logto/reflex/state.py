@@ -14,7 +14,7 @@ import time
 
 import reflex as rx
 
-from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError
+from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError, StoreUnavailable
 from reflex_logto.reflex.access import public
 from reflex_logto.reflex.claims import claim_rows
 from reflex_logto.reflex.messages import message_for, notice_for
@@ -30,6 +30,21 @@ CALLBACK_RESULT_WAIT_SECONDS = 40.0
 """How long the callback page waits for a sign-in its request left finishing: past every
 timeout of the provider calls it makes (token request, keys)."""
 CALLBACK_RESULT_POLL_SECONDS = 0.05
+
+
+class _EveryMinute:
+    """A warning that every open tab's heartbeat would otherwise repeat each second."""
+
+    def __init__(self, message: str):
+        self.message, self.last = message, float("-inf")
+
+    def warn(self) -> None:
+        if time.monotonic() - self.last >= 60:
+            self.last = time.monotonic()
+            log.warning(self.message)
+
+
+_store_down = _EveryMinute("session checks skipped: the session store is not answering (logged once a minute)")
 
 
 async def _wait_for_callback_result(result_id: str, binding: str | None) -> dict[str, str]:
@@ -153,9 +168,13 @@ class AuthState(rx.State):
         try:
             session = await self._session()
         except Exception as err:  # the session store is not answering
-            session = None
+            # Say so, and show neither the user nor "signed out": nobody is signed out by it.
             self._show_signed_out()
             self._fail(err, "session lookup")
+            self.loaded = False
+            return
+        if self.error_code == StoreUnavailable.code:
+            self.error_code = ""  # answering again
         if session is not None:
             self._show(session)
         self.pending = ""
@@ -167,8 +186,8 @@ class AuthState(rx.State):
         """on_load of a protected page: show it to a signed-in visitor; send anyone else to sign in,
         back to this page (path and query) afterwards."""
         await self.load_session()
-        if self.signed_in or self.router.url.path.rstrip("/") == get_flow().config.callback_path:
-            return
+        if not self.loaded or self.signed_in or self.router.url.path.rstrip("/") == get_flow().config.callback_path:
+            return  # (not loaded: the store is not answering, and the page says so)
         if get_flow().cookies.sign_in_done(self._cookies()):
             # A sign-in finished in this browser a moment ago, yet no session cookie came with
             # it: the browser refused that cookie. Say so; sending it round again would loop.
@@ -213,6 +232,9 @@ class AuthState(rx.State):
             return
         except ProviderUnavailable:
             self.provider_unreachable = True
+            return
+        except StoreUnavailable:
+            _store_down.warn()  # the tab stays as it is; the next tick tries again
             return
         except Exception:
             log.exception("session check failed")  # the next tick tries again
