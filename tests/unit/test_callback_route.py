@@ -70,6 +70,15 @@ async def test_the_outcome_is_read_once_and_a_replayed_callback_signs_nobody_in(
     assert rp.count("sessions") == 1
 
 
+async def test_a_head_request_spends_nothing(rp):
+    params = await rp.begin()
+    query = await rp.code_response(params)
+    head = await rp.browser.head(f"/callback?{urllib.parse.urlencode(query)}")
+    assert head.status_code == 200 and not sets(head, "logto_session") and rp.count("sessions") == 0
+    response, page, events = await land_on_callback(rp, query)  # the browser's own GET still signs in
+    assert sets(response, "logto_session") and client_redirect(events) == "https://app.example/"
+
+
 async def test_a_refusal_from_the_provider_shows_its_words_on_the_page(rp):
     params = await rp.begin()
     query = {"state": params["state"], "iss": rp.op.issuer, "error": "access_denied", "error_description": "No <b>"}

@@ -142,8 +142,8 @@ async def callback(request: Request) -> Response:
     response = HTMLResponse(page, headers=_NO_STORE)  # no-referrer: the URL holds the code
     header = request.headers.get("cookie")
     binding = flow.cookies.binding(header)
-    if "state" not in request.query_params or not binding:
-        return response  # nothing of ours to finish here: the page's own handler says why
+    if request.method != "GET" or "state" not in request.query_params or not binding:
+        return response  # nothing of ours to finish here (a HEAD spends no code): the page's handler says why
     result_id = flow.handoffs.new_id()
     redeeming = asyncio.ensure_future(flow.redeem(request.query_params, binding))
     try:
