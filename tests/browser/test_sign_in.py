@@ -203,14 +203,22 @@ SCRIPT_SOURCES = """() => performance.getEntriesByType("resource")
 def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cache(app_url, context):
     page = context.new_page()
     page.goto(app_url)
-    # The asset cache: a service worker at the origin's root, active once it holds the build.
-    assert page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.scope)") == f"{app_url}/"
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # Leaving for the provider registered the asset cache: a service worker at the origin's
+    # root, active once it holds the build. (A page of the origin that registers nothing.)
+    probe = context.new_page()
+    probe.goto(f"{app_url}/auth/service-worker.js")
+    assert probe.evaluate("() => navigator.serviceWorker.ready.then((r) => r.scope)") == f"{app_url}/"
+    probe.close()
     sign_in_at_provider(page)
     expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
     assert page.url == f"{app_url}/"
     # Still the document the provider's redirect opened: the home page came without a page load.
-    document = page.evaluate("() => new URL(performance.getEntriesByType('navigation')[0].name).pathname")
-    assert document.rstrip("/") == "/callback"
+    document = page.evaluate(
+        "() => { const d = performance.getEntriesByType('navigation')[0]; return [new URL(d.name).pathname, d.deliveryType]; }"
+    )
+    assert document[0].rstrip("/") == "/callback"
+    assert document[1] != "cache-storage"  # the page itself (and its cookies) came from the server
     scripts = page.evaluate(SCRIPT_SOURCES)
     assert scripts and all(script["source"] == "cache-storage" for script in scripts), scripts

@@ -34,7 +34,7 @@ ON_LOAD = f"{STATE}.reflex___state____on_load_internal_state.on_load_internal"
 NAMESPACE = "/_event"
 ANSWER_TIMEOUT = 60  # seconds: under load the app may queue events
 
-_PAGE_LOAD = re.compile(r'^window\.location\.(?:assign|replace)\(("[^"]+")\)$')
+_PAGE_LOAD = re.compile(r'^(?:window\.__reflexLogtoCacheAssets\?\.\(\); )?window\.location\.(?:assign|replace)\(("[^"]+")\)$')
 _HANDOFF = re.compile(r'^  const handoff = ("[^"]+");$', re.MULTILINE)
 
 

@@ -87,18 +87,28 @@ def service_worker_route(prefix: str, find_static_dir: Callable[[], Path] = stat
     return Route(f"{prefix}/{SERVICE_WORKER_NAME}", serve, methods=["GET"])
 
 
-# Once the page has loaded and the browser is idle (its own scripts come first).
+# When the tab leaves for the provider (sign-in, sign-out: the trips whose way back opens a
+# page in a fresh cache partition), or a few seconds after the page has loaded, whichever
+# comes first: the worker's install then never competes with the page's own start-up. The
+# browser finishes a registration begun by a page that has left.
+REGISTER_AFTER_LOAD_SECONDS = 3
 _REGISTER = """(() => {
   if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
-  const register = () => navigator.serviceWorker
-    .register(__URL__, { scope: "/" })
-    .catch((error) => console.warn("reflex-logto: asset cache not registered", error));
-  const idle = window.requestIdleCallback ?? ((callback) => setTimeout(callback, 200));
-  if (document.readyState === "complete") idle(register);
-  else window.addEventListener("load", () => idle(register), { once: true });
+  let registered = false;
+  const register = (window.__reflexLogtoCacheAssets = () => {
+    if (registered) return;
+    registered = true;
+    navigator.serviceWorker
+      .register(__URL__, { scope: "/" })
+      .catch((error) => console.warn("reflex-logto: asset cache not registered", error));
+  });
+  const later = () => setTimeout(() => (window.requestIdleCallback ?? setTimeout)(register), __DELAY__);
+  if (document.readyState === "complete") later();
+  else window.addEventListener("load", later, { once: true });
 })();"""
 
 
 def registration_script(routes_prefix: str) -> rx.Component:
     """The `<script>` every page carries to register the worker (at the origin's root)."""
-    return rx.script(_REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}")))
+    script = _REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}"))
+    return rx.script(script.replace("__DELAY__", str(REGISTER_AFTER_LOAD_SECONDS * 1000)))

@@ -9,9 +9,12 @@ from reflex_base.event import EventSpec
 
 
 def page_load(url: str, *, replace: bool = False) -> EventSpec:
-    """A full page load of `url` (rx.redirect would route a same-origin path client-side)."""
+    """A full page load of `url` (rx.redirect would route a same-origin path client-side).
+
+    Leaving is also when the asset cache registers, if it hasn't yet (`asset_cache.py`).
+    """
     method = "replace" if replace else "assign"
-    return rx.call_script(f"window.location.{method}({json.dumps(url)})")
+    return rx.call_script(f"window.__reflexLogtoCacheAssets?.(); window.location.{method}({json.dumps(url)})")
 
 
 # Run by Reflex's event loop (reflex 0.10: state.js `applyEvent` evaluates it), where `socket`
