@@ -10,6 +10,10 @@ browser context; prints per step the medians and their ratio (app / anchor), in
 milliseconds. The development provider and both apps start on free ports and
 stop at the end.
 
+In the same run, a bare Reflex app (bench/bare_reflex: one page whose on_load sets
+one value) has its reload timed the same way: the floor that Reflex's own start-up
+sets for the signed-in reload (--no-floor skips it).
+
 The page timestamps its own milestones (a script added to every document
 watches the DOM and notes the animation frame in which each one shows), and
 clicks are made by the page at a noted time, so neither Playwright's polling
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anchor import anchor_server, missing
-from harness import app_with_provider, percentile
+from harness import ROOT, app_with_provider, percentile
 from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.support.app_server import AppServer, free_port
+from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 STEPS = [
     "cold load to an interactive Sign in",
@@ -106,6 +112,10 @@ ANCHOR = Target(
 )
 
 
+FLOOR = "reload to the value visible: a bare Reflex page, on_load sets one value"
+BARE_HEADING = ':is(h1, h2, h3, h4):has-text("Demo User")'
+
+
 def mark(page, name: str) -> float:
     page.wait_for_function(f"window.__seen && window.__seen.{name}", timeout=20_000)
     return page.evaluate(f"window.__seen.{name}")
@@ -147,13 +157,44 @@ def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[st
     return run
 
 
-def main(runs: int, anchor_dir: Path | None) -> None:
+def bare_reload(browser, base: str) -> float:
+    """The bare page loaded once, then reloaded (as the signed-in reload): milliseconds."""
+    context = browser.new_context()
+    context.add_init_script(MILESTONES.replace("__PROBES__", APP.probes))
+    page = context.new_page()
+    page.goto(base)
+    page.locator(BARE_HEADING).first.wait_for(timeout=20_000)
+    page.reload(wait_until="commit")
+    page.locator(BARE_HEADING).first.wait_for(timeout=20_000)
+    took = mark(page, "claims") - navigation_start(page)
+    context.close()
+    return took
+
+
+@contextlib.contextmanager
+def bare_reflex_app():
+    """bench/bare_reflex in production mode, with the demo's frontend lock, on a free port."""
+    project = Path(tempfile.mkdtemp(prefix="bench-bare-reflex-"))
+    shutil.copytree(ROOT / "bench" / "bare_reflex", project, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".web"))
+    shutil.copytree(ROOT / "reflex.lock", project / "reflex.lock")
+    port = free_port()
+    app = AppServer({"REFLEX_ENV_FILE": "/nonexistent"}, port, project / "app.log", project=project)
+    try:
+        app.wait_until_up()
+        yield app.url
+    finally:
+        app.stop()
+
+
+def main(runs: int, anchor_dir: Path | None, floor: bool = True) -> None:
     if anchor_dir is not None and (why := missing(anchor_dir)):
         sys.exit(why)
     targets = [APP, ANCHOR] if anchor_dir else [APP]
     timings = {target.name: {step: [] for step in STEPS} for target in targets}
+    floors: list[float] = []
     with app_with_provider("bench") as (provider, app_base):
-        with _maybe_anchor(anchor_dir, provider) as anchor_base:
+        with _maybe_anchor(anchor_dir, provider) as anchor_base, \
+                (bare_reflex_app() if floor else contextlib.nullcontext()) as bare_base:
             bases = {APP.name: app_base, ANCHOR.name: anchor_base}
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -164,6 +205,10 @@ def main(runs: int, anchor_dir: Path | None) -> None:
                         if run_number > 0:
                             for step, milliseconds in run.items():
                                 timings[target.name][step].append(milliseconds)
+                    if bare_base:
+                        took = bare_reload(browser, bare_base)
+                        if run_number > 0:
+                            floors.append(took)
                 browser.close()
     if anchor_dir is None:
         print("(app only: give --anchor DIR or BENCH_ANCHOR to time the Next.js anchor in the same run)")
@@ -171,6 +216,8 @@ def main(runs: int, anchor_dir: Path | None) -> None:
         print("|------|----------:|-------:|-----:|")
         for step, samples in timings[APP.name].items():
             print(f"| {step} | {statistics.median(samples):.0f} | {percentile(samples, 0.95):.0f} | {len(samples)} |")
+        if floors:
+            print(f"| {FLOOR} | {statistics.median(floors):.0f} | {percentile(floors, 0.95):.0f} | {len(floors)} |")
         return
     print(f"| step | {APP.name} median (p95) | {ANCHOR.name} median (p95) | ratio | runs each |")
     print("|------|------:|------:|------:|------:|")
@@ -179,6 +226,10 @@ def main(runs: int, anchor_dir: Path | None) -> None:
         ratio = statistics.median(ours) / statistics.median(theirs)
         print(f"| {step} | {statistics.median(ours):.0f} ({percentile(ours, 0.95):.0f}) | "
               f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | {ratio:.1f}x | {len(ours)} |")
+    if floors:
+        reload = timings[APP.name][STEPS[3]]
+        print(f"\n{FLOOR}: {statistics.median(floors):.0f} ms median ({percentile(floors, 0.95):.0f} p95), "
+              f"{len(floors)} runs; the signed-in reload is {statistics.median(reload) / statistics.median(floors):.2f}x it")
 
 
 def _maybe_anchor(anchor_dir: Path | None, provider):
@@ -193,5 +244,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--anchor", type=Path, default=os.environ.get("BENCH_ANCHOR") or None,
                         help="the Next.js anchor's build dir (default: $BENCH_ANCHOR; none: the app alone)")
+    parser.add_argument("--no-floor", action="store_true", help="don't time the bare Reflex page")
     arguments = parser.parse_args()
-    main(arguments.runs, arguments.anchor.resolve() if arguments.anchor else None)
+    main(arguments.runs, arguments.anchor.resolve() if arguments.anchor else None, floor=not arguments.no_floor)

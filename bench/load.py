@@ -18,7 +18,7 @@ import time
 from harness import app_with_provider
 from playwright.async_api import async_playwright, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 
 async def journey(browser, base: str, username: str, password: str, name: str) -> tuple[float, bool]:

@@ -6,12 +6,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from app.app import DEVELOPMENT
 from tests.support.app_server import ROOT, AppServer, free_port
+from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 
 expect.set_options(timeout=20_000)
