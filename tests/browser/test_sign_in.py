@@ -222,3 +222,9 @@ def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cac
     assert document[1] != "cache-storage"  # the page itself (and its cookies) came from the server
     scripts = page.evaluate(SCRIPT_SOURCES)
     assert scripts and all(script["source"] == "cache-storage" for script in scripts), scripts
+    # Back, the page releases the worker: a reload takes its scripts from the HTTP cache.
+    page.wait_for_function("async () => !(await navigator.serviceWorker.getRegistration('/'))")
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert page.evaluate("() => navigator.serviceWorker.controller") is None
+    assert not any(script["source"] == "cache-storage" for script in page.evaluate(SCRIPT_SOURCES))

@@ -7,9 +7,9 @@ changes meaning, so `cache_hashed_assets` marks those files immutable for a year
 opened by the provider's redirect gets a fresh partition of the HTTP cache, so
 the callback fetched every script again: a small service worker keeps the same
 files in Cache Storage, which is not split that way (`service_worker.js` says
-what it does and doesn't touch). Served, and registered by every page, only where
-one origin serves both the pages and the backend (production); dev mode's Vite
-server is left alone.
+what it does and doesn't touch), engaged only for the trips to the provider.
+Served, and registered, only where one origin serves both the pages and the
+backend (production); dev mode's Vite server is left alone.
 """
 
 from __future__ import annotations
@@ -87,28 +87,26 @@ def service_worker_route(prefix: str, find_static_dir: Callable[[], Path] = stat
     return Route(f"{prefix}/{SERVICE_WORKER_NAME}", serve, methods=["GET"])
 
 
-# When the tab leaves for the provider (sign-in, sign-out: the trips whose way back opens a
-# page in a fresh cache partition), or a few seconds after the page has loaded, whichever
-# comes first: the worker's install then never competes with the page's own start-up. The
-# browser finishes a registration begun by a page that has left.
-REGISTER_AFTER_LOAD_SECONDS = 3
+# The worker is engaged for the trips to the provider only: registered as the tab leaves
+# (sign-in, sign-out; the browser finishes a registration begun by a page that has left), so
+# the page the provider sends it back to, in its fresh cache partition, loads every script
+# from Cache Storage; and released by that page once it has loaded, since for every other
+# page load the HTTP cache, which then holds the files, is quicker (bench/RESULTS.md). The
+# files stay in Cache Storage, so the next registration installs at once.
 _REGISTER = """(() => {
   if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
-  let registered = false;
-  const register = (window.__reflexLogtoCacheAssets = () => {
-    if (registered) return;
-    registered = true;
-    navigator.serviceWorker
-      .register(__URL__, { scope: "/" })
-      .catch((error) => console.warn("reflex-logto: asset cache not registered", error));
-  });
-  const later = () => setTimeout(() => (window.requestIdleCallback ?? setTimeout)(register), __DELAY__);
-  if (document.readyState === "complete") later();
-  else window.addEventListener("load", later, { once: true });
+  window.__reflexLogtoCacheAssets = () => navigator.serviceWorker
+    .register(__URL__, { scope: "/" })
+    .catch((error) => console.warn("reflex-logto: asset cache not registered", error));
+  if (!navigator.serviceWorker.controller) return;
+  const release = () => navigator.serviceWorker.getRegistration("/").then((registration) => registration?.unregister());
+  const idle = () => (window.requestIdleCallback ?? setTimeout)(release);
+  if (document.readyState === "complete") idle();
+  else window.addEventListener("load", idle, { once: true });
 })();"""
 
 
 def registration_script(routes_prefix: str) -> rx.Component:
-    """The `<script>` every page carries to register the worker (at the origin's root)."""
-    script = _REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}"))
-    return rx.script(script.replace("__DELAY__", str(REGISTER_AFTER_LOAD_SECONDS * 1000)))
+    """The `<script>` every page carries: registers the worker (at the origin's root) when the
+    tab leaves for the provider, and releases it once the page it came back to has loaded."""
+    return rx.script(_REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}")))
