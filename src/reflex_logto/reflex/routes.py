@@ -1,7 +1,8 @@
 """Backend routes: the only places that set or clear the HttpOnly cookies.
 
-Each answers with a redirect, never a stack trace, and none signs anyone out
-on its own: the signed-out route clears a cookie only once its session is gone.
+Each answers with a redirect, the callback page, or (to the page's own fetch)
+where to go next, never a stack trace; none signs anyone out on its own: the
+signed-out route clears a cookie only once its session is gone.
 """
 
 from __future__ import annotations
