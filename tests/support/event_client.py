@@ -34,7 +34,7 @@ ON_LOAD = f"{STATE}.reflex___state____on_load_internal_state.on_load_internal"
 NAMESPACE = "/_event"
 ANSWER_TIMEOUT = 60  # seconds: under load the app may queue events
 
-_PAGE_LOAD = re.compile(r'^(?:window\.__reflexLogtoCacheAssets\?\.\(\); )?window\.location\.(?:assign|replace)\(("[^"]+")\)$')
+_PAGE_LOAD = re.compile(r'window\.location\.(?:assign|replace)\(("[^"]+")\)')  # navigation.page_load
 _HANDOFF = re.compile(r'^  const handoff = ("[^"]+");$', re.MULTILINE)
 
 
@@ -139,7 +139,7 @@ class Tab:
                 self.navigations.append(Navigation("route", payload["path"]))
             elif event.get("name") == "_call_script":
                 code = payload.get("javascript_code", "")
-                if match := _PAGE_LOAD.match(code):
+                if match := _PAGE_LOAD.search(code):
                     self.navigations.append(Navigation("load", json.loads(match.group(1))))
                 elif match := _HANDOFF.search(code):
                     self.navigations.append(Navigation("handoff", json.loads(match.group(1))))

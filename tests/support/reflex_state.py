@@ -55,7 +55,7 @@ def navigation(events: list[Any]) -> str | None:
         if isinstance(event, EventSpec):
             for _, value in event.args:
                 script = str(getattr(value, "_var_value", ""))
-                match = re.fullmatch(r"(?:window\.__reflexLogtoCacheAssets\?\.\(\); )?window\.location\.(?:assign|replace)\((.*)\)", script) or re.search(
+                match = re.search(r'window\.location\.(?:assign|replace)\(("[^"]+")\)', script) or re.search(
                     r"^  const handoff = (.*);$", script, re.MULTILINE
                 )
                 if match:
