@@ -103,6 +103,7 @@ def home() -> rx.Component:
                 signed_in(),
                 signed_out(),
             ),
-            loading("Loading…"),
+            # (A store that doesn't answer leaves nothing to wait for: the callout says so.)
+            rx.cond(AuthState.error_code == "", loading("Loading…")),
         ),
     )

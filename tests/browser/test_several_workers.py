@@ -204,8 +204,12 @@ def test_postgresql_down_is_unavailable_for_a_moment_not_signed_out(cluster, con
         page.reload()
         expect(page.get_by_text("Signing in is unavailable for a moment")).to_be_visible()
         expect(page.get_by_role("heading", name="Demo User")).to_have_count(0)  # nothing shown without the store
+        expect(page.get_by_text("You are not signed in.")).to_have_count(0)  # nor signed out
+        expect(page.get_by_text("Loading…")).to_have_count(0)  # nor a wait for what won't come
         screenshot(page, "postgresql-down")
         assert session_cookie(context) == cookie  # not signed out: the browser keeps its session
+        # No handler failed on it (Reflex would show its "contact the administrator" toast).
+        assert "Reflex Backend Exception" not in cluster["apps"]["a"].log_path.read_text()
     finally:
         postgres_server.start()
     for name in ("a", "b"):

@@ -75,3 +75,14 @@ async def test_the_unavailable_message_goes_once_the_store_answers(rp):
     home.error_code = "store_unavailable"  # a lookup failed a moment ago
     await run(home.load_session)
     assert home.loaded and home.error_code == ""
+
+
+async def test_the_sessions_list_waits_for_the_store_without_an_error_toast(no_store, caplog):
+    """A handler that raised would make Reflex show its generic error toast over the page."""
+    from reflex_logto import AccountState
+
+    account = auth_state("/", cookie=f"{no_store.flow.cookies.session_name}=" + "A" * 43, state_class=AccountState)
+    with caplog.at_level("WARNING", logger="reflex_logto"):
+        await run(account.load_sessions)  # raises nothing
+    assert account.error_code == "store_unavailable" and account.sessions == []
+    assert not any(r.exc_info for r in caplog.records)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import reflex as rx
 
-from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError
+from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError, StoreUnavailable
 from reflex_logto.reflex.access import checks_session
 from reflex_logto.reflex.claims import claim_rows
 from reflex_logto.reflex.runtime import get_flow
@@ -39,12 +39,21 @@ class AccountState(AuthState):
     """What the provider's userinfo endpoint said, as claim rows."""
 
     async def _signed_in(self) -> Session | None:
-        session = await self._session()
+        try:
+            session = await self._session()
+        except StoreUnavailable as err:  # the page says so; nothing to list meanwhile
+            self._fail(err, "session lookup")
+            return None
         if session is None:
             self.sessions, self.userinfo, self.provider_check = [], [], ""
         return session
 
     async def _list(self, current: Session) -> None:
+        try:
+            sessions = await get_flow().sessions.list_for(current.sub)
+        except StoreUnavailable as err:
+            self._fail(err, "listing sessions")
+            return
         self.sessions = [
             {
                 "handle": session.handle,
@@ -53,7 +62,7 @@ class AccountState(AuthState):
                 "last_used": _when(session.last_used_at),
                 "current": "yes" if session.key == current.key else "",
             }
-            for session in await get_flow().sessions.list_for(current.sub)
+            for session in sessions
         ]
 
     @rx.event

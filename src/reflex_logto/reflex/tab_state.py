@@ -29,6 +29,7 @@ from reflex_base.config import get_config
 from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 
+from reflex_logto.errors import StoreUnavailable
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState
 from reflex_logto.sessions.store import Lookup
@@ -84,6 +85,9 @@ async def _lookup(session_id: str | None) -> Lookup | None:
     """The session behind this cookie as the store has it now; None if the store doesn't answer."""
     try:
         return await get_flow().sessions.lookup(session_id, touch=False)
+    except StoreUnavailable as err:
+        log.warning("session lookup before a hydrate failed, the tab state is reset: %s", err)
+        return None
     except Exception:
         log.warning("session lookup before a hydrate failed: the tab state is reset", exc_info=True)
         return None
