@@ -197,7 +197,7 @@ def test_post_sign_out_landing_copes_with_unexpected_parameters(app_url, context
 # Every script of the page, as the browser's resource timing tells where it came from.
 SCRIPT_SOURCES = """() => performance.getEntriesByType("resource")
   .filter((entry) => new URL(entry.name).pathname.startsWith("/assets/") && entry.name.endsWith(".js"))
-  .map((entry) => ({ path: new URL(entry.name).pathname, source: entry.deliveryType }))"""
+  .map((entry) => ({ path: new URL(entry.name).pathname, source: entry.deliveryType, route: entry.workerMatchedSourceType }))"""
 
 
 def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cache(app_url, context):
@@ -222,6 +222,7 @@ def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cac
     assert document[1] != "cache-storage"  # the page itself (and its cookies) came from the server
     scripts = page.evaluate(SCRIPT_SOURCES)
     assert scripts and all(script["source"] == "cache-storage" for script in scripts), scripts
+    assert all(script["route"] == "cache" for script in scripts), scripts  # the static route: no worker started
     # Back, the page releases the worker: a reload takes its scripts from the HTTP cache.
     page.wait_for_function("async () => !(await navigator.serviceWorker.getRegistration('/'))")
     page.reload()

@@ -21,9 +21,9 @@ def built_callback_page(tmp_path, monkeypatch):
     client.mkdir(parents=True)
     (client / "callback.html").write_bytes(PAGE)
     monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "web"))
-    routes.callback_html.cache_clear()
+    routes._built_page.cache_clear()
     yield
-    routes.callback_html.cache_clear()
+    routes._built_page.cache_clear()
 
 
 def sets(response, name: str) -> bool:
@@ -61,13 +61,24 @@ async def test_the_outcome_is_read_once_and_a_replayed_callback_signs_nobody_in(
     query = await rp.code_response(params)
     await land_on_callback(rp, query)
     again = auth_state(f"/callback?{urllib.parse.urlencode(query)}", cookie=rp.cookie_header())
-    events = await run(again.finish_sign_in)  # the same outcome cookie: already taken
-    assert client_redirect(events) is None and again.error_code == "invalid_transaction"
+    events = await run(again.finish_sign_in)  # the page again (a reload): its outcome is taken
+    assert client_redirect(events) == "https://app.example/" and again.error_code == ""  # home, signed in
+    assert rp.count("sessions") == 1  # and no second session
 
     response, page, events = await land_on_callback(rp, query)  # the whole URL again
     assert response.status_code == 200 and not sets(response, "logto_session")
     assert page.error_code == "invalid_transaction" and client_redirect(events) is None
     assert rp.count("sessions") == 1
+
+
+async def test_a_parameter_sent_twice_is_refused(rp):
+    params = await rp.begin()
+    query = urllib.parse.urlencode(await rp.code_response(params)) + "&code=other"
+    response = await rp.browser.get(f"/callback?{query}")
+    page = auth_state(f"/callback?{query}", cookie=rp.cookie_header())
+    await run(page.finish_sign_in)
+    assert not sets(response, "logto_session") and rp.count("sessions") == 0
+    assert page.error_code == "invalid_callback"
 
 
 async def test_a_head_request_spends_nothing(rp):
@@ -134,9 +145,26 @@ async def test_a_slow_provider_s_refusal_still_reaches_the_page(rp, monkeypatch)
     assert page.error_code not in ("", "default") and rp.count("sessions") == 0
 
 
+async def test_a_sign_in_that_can_not_end_in_time_says_so_and_leaves_nothing(rp, monkeypatch):
+    monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(routes, "BEHIND_THE_PAGE_SECONDS", 0.2)
+    answer = rp.op.token_response
+
+    async def far_too_slow(request):
+        await asyncio.sleep(1)
+        return answer(request)
+
+    rp.op.token_response = far_too_slow
+    params = await rp.begin()
+    _, page, events = await land_on_callback(rp, await rp.code_response(params))
+    assert navigation(events) is None and page.error_code == "default"
+    await asyncio.sleep(1)  # the token response the provider sends late changes nothing
+    assert rp.count("sessions") == 0 and rp.count("handoffs") == 0
+
+
 async def test_without_a_build_the_route_says_so(rp, monkeypatch, tmp_path):
     monkeypatch.setenv("REFLEX_WEB_WORKDIR", str(tmp_path / "nothing"))
-    routes.callback_html.cache_clear()
+    routes._built_page.cache_clear()
     response = await rp.browser.get("/callback?state=x&code=y")
     assert response.status_code == 404 and rp.count("sessions") == 0
 

@@ -75,6 +75,9 @@ class CookiePolicy:
         value = f"{result_id}.{'pending' if pending else 'kept'}"
         self._set(response, self.result_name, value, max_age=CALLBACK_RESULT_MAX_AGE, domain=None)
 
+    def clear_callback_result(self, response: Response) -> None:
+        self._set(response, self.result_name, "", max_age=0, domain=None)
+
     def callback_result(self, cookie_header: str | None) -> tuple[str, bool] | None:
         """(the outcome's id, whether it was still to come), or None."""
         result_id, _, status = (_read(cookie_header, self.result_name) or "").partition(".")

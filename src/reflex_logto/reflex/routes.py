@@ -13,18 +13,21 @@ import logging
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from reflex_logto.errors import InvalidLogoutToken, SignInError
+from reflex_logto.errors import InvalidCallback, InvalidLogoutToken, SignInError
+from reflex_logto.oidc.tokens import TokenSet
 from reflex_logto.reflex.asset_cache import service_worker_route, static_dir
 from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.flow import SignInFlow
+from reflex_logto.sessions.transactions import SignInTransaction
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,13 @@ async def take_session(request: Request) -> Response:
         result = await _create_session(request, flow)
     except Exception:
         log.exception("auth route %s failed", request.url.path)
-        return _json_location(flow.callback_error_url("default"), 500)
+        return _json_location(flow.callback_error_url("default"), 503)
     if result is None:
         return _json_location(flow.callback_error_url("invalid_transaction"), 409)
     session_id, return_url = result
-    return _with_session_cookies(_json_location(return_url, 200), flow, session_id)
+    response = _with_session_cookies(_json_location(return_url, 200), flow, session_id)
+    flow.cookies.clear_callback_result(response)
+    return response
 
 
 def _json_location(url: str, status: int) -> JSONResponse:
@@ -121,6 +126,11 @@ def _json_location(url: str, status: int) -> JSONResponse:
 CALLBACK_WAIT_SECONDS = 0.5
 """How long the callback request waits for the provider before it shows the page ("Signing
 in...") and lets the sign-in finish behind it. A provider answers in a few tens of ms."""
+BEHIND_THE_PAGE_SECONDS = 8.0
+"""The most a sign-in finishing behind the page may take; the page waits a little longer
+(`state.CALLBACK_RESULT_WAIT_SECONDS`), within Reflex's 10 s hold on a tab's state."""
+MAX_FINISHING = 256
+"""Sign-ins finishing behind their pages at once, per process; beyond, a request waits for its own."""
 
 _finishing: set[asyncio.Task] = set()  # sign-ins the callback page is waiting for
 
@@ -144,41 +154,69 @@ async def callback(request: Request) -> Response:
     header = request.headers.get("cookie")
     binding = flow.cookies.binding(header)
     if request.method != "GET" or "state" not in request.query_params or not binding:
+        flow.cookies.clear_callback_result(response)  # an earlier outcome is not this page's
         return response  # nothing of ours to finish here (a HEAD spends no code): the page's handler says why
     result_id = flow.handoffs.new_id()
-    redeeming = asyncio.ensure_future(flow.redeem(request.query_params, binding))
+    redeeming = asyncio.ensure_future(_redeem(flow, request, binding))
+    wait = CALLBACK_WAIT_SECONDS if len(_finishing) < MAX_FINISHING else None
     try:
-        txn, tokens = await asyncio.wait_for(asyncio.shield(redeeming), CALLBACK_WAIT_SECONDS)
+        try:
+            txn, tokens = await asyncio.wait_for(asyncio.shield(redeeming), wait)
+        except TimeoutError:
+            log.info("the provider is slow: the callback page shows its progress while the sign-in ends")
+            _finish_behind_the_page(flow, redeeming, binding, result_id)
+            flow.cookies.set_callback_result(response, result_id, pending=True)
+            return response
         session_id, return_url = await flow.start_session(
             tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
         )
         _with_session_cookies(response, flow, session_id)
         result = {"return_url": return_url}
-    except TimeoutError:
-        log.info("the provider is slow: the callback page shows its progress while the sign-in ends")
-        finishing = asyncio.ensure_future(_finish_behind_the_page(flow, redeeming, binding, result_id))
-        _finishing.add(finishing)
-        finishing.add_done_callback(_finishing.discard)
-        flow.cookies.set_callback_result(response, result_id, pending=True)
-        return response
+    except asyncio.CancelledError:
+        # The request went away: the sign-in still ends (or its grant is revoked) behind it.
+        _finish_behind_the_page(flow, redeeming, binding, result_id)
+        raise
     except Exception as err:
         result = failure(err)
     try:
         await flow.save_callback_result(result_id, binding, result)
         flow.cookies.set_callback_result(response, result_id)
     except Exception:
-        # The page's handler then finds no outcome and tries the callback itself, which says
-        # why it can't (the transaction is spent, the store is down).
+        # The page's handler then finds no outcome; it sees the session cookie if there is one.
         log.warning("the callback's outcome could not be kept", exc_info=True)
     return response
 
 
-async def _finish_behind_the_page(flow: SignInFlow, redeeming: asyncio.Future, binding: str, result_id: str) -> None:
-    """The late sign-in: once redeemed, hand it to the session route the page will fetch."""
+async def _redeem(flow: SignInFlow, request: Request, binding: str) -> tuple[SignInTransaction, TokenSet]:
+    """`SignInFlow.redeem` on the callback's parameters; one sent twice makes the callback
+    malformed (RFC 6749: each appears at most once)."""
+    params = request.query_params
+    if any(len(params.getlist(name)) > 1 for name in params):
+        raise InvalidCallback("a callback parameter appears more than once")
+    return await flow.redeem(dict(params), binding)
+
+
+def _finish_behind_the_page(flow: SignInFlow, redeeming: asyncio.Future, binding: str, result_id: str) -> None:
+    task = asyncio.ensure_future(_hand_over_late(flow, redeeming, binding, result_id))
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+
+
+async def _hand_over_late(flow: SignInFlow, redeeming: asyncio.Future, binding: str, result_id: str) -> None:
+    """The late sign-in: once redeemed, hand it to the session route the page will fetch. One
+    that can't be handed over in time has its refresh token revoked: nobody will use it."""
+    tokens = None
     try:
-        txn, tokens = await redeeming
-        result = {"handoff_url": await flow.handoff_sign_in(txn, tokens, binding)}
-    except Exception as err:
+        async with asyncio.timeout(BEHIND_THE_PAGE_SECONDS):
+            txn, tokens = await redeeming
+            result = {"handoff_url": await flow.handoff_sign_in(txn, tokens, binding)}
+    except BaseException as err:  # a timeout, a failed check or store, a shutdown
+        if not redeeming.done():
+            redeeming.cancel()
+        if tokens is not None and tokens.refresh_token:
+            await flow.client.revoke(tokens.refresh_token)
+        if not isinstance(err, Exception):
+            raise
         result = failure(err)
     try:
         await flow.save_callback_result(result_id, binding, result)
@@ -186,13 +224,18 @@ async def _finish_behind_the_page(flow: SignInFlow, redeeming: asyncio.Future, b
         log.warning("the callback's outcome could not be kept", exc_info=True)  # the page times out
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)
+def _built_page(path: str, mtime: float) -> bytes:
+    return Path(path).read_bytes()
+
+
 def callback_html(callback_path: str) -> bytes | None:
-    """The callback page as Reflex built it, or None where this process has no build (dev mode)."""
+    """The callback page as Reflex built it, or None where this process has no build (dev
+    mode); read once per build."""
     name = callback_path.strip("/")
     for page in (static_dir() / f"{name}.html", static_dir() / name / "index.html"):
         if page.is_file():
-            return page.read_bytes()
+            return _built_page(str(page), page.stat().st_mtime)
     return None
 
 

@@ -31,7 +31,7 @@ const BUILD = __BUILD__.map((path) => new URL(path, self.location.origin).href);
 
 const routes = (event) => {
   if (!event.addRoutes) return Promise.resolve(); // no static routing: the fetch handler does the same
-  const assets = { condition: { urlPattern: ASSETS, requestMethod: "GET" }, source: "cache" };
+  const assets = { condition: { urlPattern: ASSETS, requestMethod: "GET" }, source: { cacheName: CACHE } };
   return event
     .addRoutes([assets, { condition: { not: { urlPattern: ASSETS } }, source: "network" }])
     .catch(() => event.addRoutes([assets, { condition: { requestMode: "navigate" }, source: "network" }]))

@@ -26,10 +26,10 @@ from reflex_logto.sessions.store import Lookup, Session
 
 log = logging.getLogger(__name__)
 
-CALLBACK_RESULT_WAIT_SECONDS = 40.0
-"""How long the callback page waits for a sign-in its request left finishing: past every
-timeout of the provider calls it makes (token request, keys)."""
-CALLBACK_RESULT_POLL_SECONDS = 0.05
+CALLBACK_RESULT_WAIT_SECONDS = 9.0
+"""How long the callback page waits for a sign-in its request left finishing: past the most
+that may take (`routes.BEHIND_THE_PAGE_SECONDS`), within the 10 s for which Reflex's Redis
+state manager lets a handler hold a tab's state."""
 
 
 class _EveryMinute:
@@ -50,11 +50,13 @@ _store_down = _EveryMinute("session checks skipped: the session store is not ans
 async def _wait_for_callback_result(result_id: str, binding: str | None) -> dict[str, str]:
     """The outcome the callback request is still working on, once it is kept (any worker's)."""
     deadline = time.monotonic() + CALLBACK_RESULT_WAIT_SECONDS
+    pause = 0.05  # seconds, growing: a slow provider is slow for a while
     while time.monotonic() < deadline:
         result = await get_flow().take_callback_result(result_id, binding)
         if result is not None:
             return result
-        await asyncio.sleep(CALLBACK_RESULT_POLL_SECONDS)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 0.25)
     log.warning("the callback's sign-in did not end in %.0f s", CALLBACK_RESULT_WAIT_SECONDS)
     return {"error_code": "default"}
 
@@ -310,6 +312,9 @@ class AuthState(rx.State):
                 result = await _wait_for_callback_result(kept[0], binding)
             else:
                 result = await flow.take_callback_result(kept[0] if kept else None, binding)
+            if result is None and kept is not None and await self._session(touch=False) is not None:
+                # The callback request signed in but couldn't keep its outcome: home, signed in.
+                result = {"return_url": flow.config.base_url + "/"}
             if result is None:
                 result = {"handoff_url": await flow.finish_sign_in(params, binding)}
         except Exception as err:
