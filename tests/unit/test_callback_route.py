@@ -90,6 +90,14 @@ async def test_a_head_request_spends_nothing(rp):
     assert sets(response, "logto_session") and client_redirect(events) == "https://app.example/"
 
 
+async def test_a_head_request_spends_no_transaction_or_handoff_either(rp):
+    start = navigation(await run(auth_state("/").sign_in))
+    head = await rp.browser.head(start)
+    assert head.status_code == 405 and head.headers["allow"] == "GET"
+    claimed = await rp.browser.get(start)  # the browser's own GET still claims it
+    assert claimed.status_code == 303 and claimed.headers["location"].startswith(rp.op.issuer)
+
+
 async def test_a_refusal_from_the_provider_shows_its_words_on_the_page(rp):
     params = await rp.begin()
     query = {"state": params["state"], "iss": rp.op.issuer, "error": "access_denied", "error_description": "No <b>"}

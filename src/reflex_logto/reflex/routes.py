@@ -39,10 +39,13 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """Whatever breaks inside a browser-facing route, the browser lands on a page that says so."""
+    """Whatever breaks inside a browser-facing route, the browser lands on a page that says so.
+    A HEAD (which Starlette lets into every GET route) spends nothing: these routes are single use."""
 
     @functools.wraps(route)
     async def guarded(request: Request) -> Response:
+        if request.method != "GET":
+            return Response(status_code=405, headers={"Allow": "GET", **_NO_STORE})
         try:
             return await route(request)
         except Exception:
