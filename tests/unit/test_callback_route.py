@@ -34,6 +34,17 @@ def sets(response, name: str) -> bool:
     )
 
 
+def answer_slowly(rp, seconds: float, answer=None) -> None:
+    """The provider's token endpoint takes `seconds` to give its answer (by default its own)."""
+    answer = answer or rp.op.token_response
+
+    async def slow(request):
+        await asyncio.sleep(seconds)
+        return answer(request)
+
+    rp.op.token_response = slow
+
+
 async def land_on_callback(rp, query: dict[str, str]):
     """The provider's redirect to /callback, as the browser follows it; then the page's handler."""
     url = f"/callback?{urllib.parse.urlencode(query)}"
@@ -120,13 +131,7 @@ async def test_a_slow_provider_gets_the_page_at_once_and_the_sign_in_ends_behind
     """Past CALLBACK_WAIT_SECONDS the page comes first ("Signing in..."); its handler waits for
     the sign-in the request left running, then takes the session by the in-page handoff."""
     monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
-    answer = rp.op.token_response
-
-    async def slow_token_response(request):
-        await asyncio.sleep(0.3)
-        return answer(request)
-
-    rp.op.token_response = slow_token_response
+    answer_slowly(rp, 0.3)
     params = await rp.begin("/orders/7")
     response, page, events = await land_on_callback(rp, await rp.code_response(params))
 
@@ -141,12 +146,7 @@ async def test_a_slow_provider_gets_the_page_at_once_and_the_sign_in_ends_behind
 
 async def test_a_slow_provider_s_refusal_still_reaches_the_page(rp, monkeypatch):
     monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
-
-    async def slow_refusal(request):
-        await asyncio.sleep(0.3)
-        return httpx.Response(400, json={"error": "invalid_grant"})
-
-    rp.op.token_response = slow_refusal
+    answer_slowly(rp, 0.3, lambda request: httpx.Response(400, json={"error": "invalid_grant"}))
     params = await rp.begin()
     response, page, events = await land_on_callback(rp, await rp.code_response(params))
     assert not sets(response, "logto_session") and navigation(events) is None
@@ -156,13 +156,7 @@ async def test_a_slow_provider_s_refusal_still_reaches_the_page(rp, monkeypatch)
 async def test_a_sign_in_that_can_not_end_in_time_says_so_and_leaves_nothing(rp, monkeypatch):
     monkeypatch.setattr(routes, "CALLBACK_WAIT_SECONDS", 0.05)
     monkeypatch.setattr(routes, "BEHIND_THE_PAGE_SECONDS", 0.2)
-    answer = rp.op.token_response
-
-    async def far_too_slow(request):
-        await asyncio.sleep(1)
-        return answer(request)
-
-    rp.op.token_response = far_too_slow
+    answer_slowly(rp, 1)
     params = await rp.begin()
     _, page, events = await land_on_callback(rp, await rp.code_response(params))
     assert navigation(events) is None and page.error_code == "default"
