@@ -162,6 +162,7 @@ async def callback(request: Request) -> Response:
     result_id = flow.handoffs.new_id()
     redeeming = asyncio.ensure_future(_redeem(flow, request, binding))
     wait = CALLBACK_WAIT_SECONDS if len(_finishing) < MAX_FINISHING else None
+    session_started = False
     try:
         try:
             txn, tokens = await asyncio.wait_for(asyncio.shield(redeeming), wait)
@@ -173,11 +174,12 @@ async def callback(request: Request) -> Response:
         session_id, return_url = await flow.start_session(
             tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
         )
+        session_started = True
         _with_session_cookies(response, flow, session_id)
         result = {"return_url": return_url}
     except asyncio.CancelledError:
-        # The request went away: the sign-in still ends (or its grant is revoked) behind it.
-        _finish_behind_the_page(flow, redeeming, binding, result_id)
+        if not session_started:  # the request went away: the sign-in still ends (or its grant is revoked) behind it
+            _finish_behind_the_page(flow, redeeming, binding, result_id)
         raise
     except Exception as err:
         result = failure(err)
