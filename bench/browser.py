@@ -225,7 +225,7 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True) -> None:
         ours, theirs = timings[APP.name][step], timings[ANCHOR.name][step]
         ratio = statistics.median(ours) / statistics.median(theirs)
         print(f"| {step} | {statistics.median(ours):.0f} ({percentile(ours, 0.95):.0f}) | "
-              f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | {ratio:.1f}x | {len(ours)} |")
+              f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | {ratio:.2f}x | {len(ours)} |")
     if floors:
         reload = timings[APP.name][STEPS[3]]
         print(f"\n{FLOOR}: {statistics.median(floors):.0f} ms median ({percentile(floors, 0.95):.0f} p95), "

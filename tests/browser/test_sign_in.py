@@ -2,6 +2,7 @@
 
 import re
 import sqlite3
+import time
 import urllib.parse
 
 import pytest
@@ -170,8 +171,14 @@ new MutationObserver(() => {
 """
 
 
-def test_buttons_show_progress_until_the_page_leaves(app_url, context):
+def test_buttons_show_progress_until_the_page_leaves(app_url, dev_provider, context):
     context.add_init_script(RECORD_DISABLED_BUTTONS)
+
+    def slowly(route):  # a provider far away: the page stays a while after the click
+        time.sleep(0.4)
+        route.continue_()
+
+    context.route(lambda url: url.startswith(dev_provider.origin) and ("/oidc/auth?" in url or "/session/end" in url), slowly)
     page = context.new_page()
     page.goto(app_url)
     disabled = lambda: page.evaluate("() => JSON.parse(sessionStorage.getItem('disabled-buttons') || '[]')")  # noqa: E731
@@ -184,6 +191,23 @@ def test_buttons_show_progress_until_the_page_leaves(app_url, context):
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
     assert any("Sign out" in label for label in disabled())
+
+
+def test_sign_in_goes_straight_to_the_provider_bound_by_the_pages_cookie(app_url, dev_provider, context):
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(app_url)
+    # The page gave this browser its sign-in cookie: HttpOnly, for the browser session only.
+    binding = next(c for c in context.cookies() if c["name"] == "logto_signin")
+    assert binding["httpOnly"] and binding["sameSite"] == "Lax" and binding["expires"] == -1
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    # One hop fewer: the click went to the provider, not through the start route.
+    assert not [url for url in requests if "/auth/sign-in/" in url], requests
+    assert any(url.startswith(f"{dev_provider.origin}/oidc/auth?") for url in requests)
+    assert next(c for c in context.cookies() if c["name"] == "logto_signin")["value"] == binding["value"]
 
 
 def test_post_sign_out_landing_copes_with_unexpected_parameters(app_url, context):

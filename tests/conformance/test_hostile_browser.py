@@ -9,7 +9,6 @@ import urllib.parse
 import pytest
 
 from reflex_logto.reflex.account_state import AccountState
-from reflex_logto.sessions import transactions
 from tests.support.fake_provider import APP_URL
 from tests.support.reflex_state import auth_state, navigation, run
 from tests.support.relying_party import refused_safely
@@ -200,10 +199,52 @@ async def test_sign_out_cannot_be_triggered_cross_site(rp, op):
     assert (await rp.browser.post("/auth/signed-out")).status_code == 405
 
 
-async def test_binding_cookie_is_httponly_and_short_lived(rp, op):
+async def test_binding_cookie_is_httponly_and_ends_with_the_browser_session(rp, op):
     start = navigation(await run(auth_state("/").sign_in))
     response = await rp.browser.get(start)
     header = response.headers["set-cookie"]
     assert header.startswith("__Host-logto_signin=")
-    assert f"Max-Age={transactions.TRANSACTION_TTL}" in header
-    assert "HttpOnly" in header and "SameSite=lax" in header and "Secure" in header
+    # No Max-Age: a value a tab's websocket saw is still the browser's when the callback comes.
+    assert "Max-Age" not in header and "expires" not in header.lower()
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" in header
+
+
+BINDING = "b" * 43
+
+
+async def test_a_tab_whose_websocket_carried_the_binding_goes_straight_to_the_provider(rp, op):
+    cookie = f"__Host-logto_signin={BINDING}"
+    events = await run(auth_state("/", cookie=cookie).sign_in)
+    leaving = urllib.parse.urlsplit(navigation(events))
+    assert f"{leaving.scheme}://{leaving.netloc}{leaving.path}" == op.discovery["authorization_endpoint"]
+    params = dict(urllib.parse.parse_qsl(leaving.query))
+    op.nonce = params["nonce"]
+    callback = await rp.code_response(params)
+    # Bound at once to that browser: another one's callback (or none) can't take it.
+    for victims_cookie in ("", f"__Host-logto_signin={'v' * 43}"):
+        page, route = await rp.callback(callback, cookie=victims_cookie)
+        assert page.error_code == "invalid_transaction" and route is None
+    assert rp.count("sessions") == 0 and rp.count("handoffs") == 0
+
+
+async def test_a_bound_sign_in_started_over_the_websocket_finishes(rp, op):
+    cookie = f"__Host-logto_signin={BINDING}"
+    leaving = navigation(await run(auth_state("/", cookie=cookie).sign_in))
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(leaving).query))
+    op.nonce = params["nonce"]
+    page, route = await rp.callback(await rp.code_response(params), cookie=cookie)
+    assert page.error_code == "" and route is not None
+    assert rp.count("handoffs") == 1
+
+
+@pytest.mark.parametrize(
+    ("cookie", "origin"),
+    [
+        (f"__Host-logto_signin={'b' * 42}", None),  # not a value the app makes
+        ("logto_signin=" + BINDING, None),  # without the __Host- prefix the browser enforces
+        (f"__Host-logto_signin={BINDING}", "https://sibling.example.com"),  # a sibling origin's websocket
+    ],
+)
+async def test_a_binding_the_app_cannot_trust_goes_through_the_start_route(rp, op, cookie, origin):
+    start = navigation(await run(auth_state("/", cookie=cookie, origin=origin).sign_in))
+    assert urllib.parse.urlsplit(start).path.startswith("/auth/sign-in/")

@@ -113,7 +113,7 @@ async def test_session_cookie_attributes(app, dev_provider):
     response = await app.get(start)
     binding = app.cookies[BINDING_COOKIE]
     assert response.headers["set-cookie"] == (
-        f"logto_signin={binding}; HttpOnly; Max-Age=600; Path=/; SameSite=lax"
+        f"logto_signin={binding}; HttpOnly; Path=/; SameSite=Lax"  # for the browser session
     )
     callback_url = provider_browser.sign_in(response.headers["location"], "demo", "demo-password")
     callback = auth_state(path_of(callback_url), cookie=cookie_header(app))

@@ -1,7 +1,9 @@
 """AuthState's handlers, called as Reflex calls them, against a fake provider."""
 
+import asyncio
 import urllib.parse
 
+import httpx
 import pytest
 
 from reflex_logto.reflex import runtime
@@ -46,6 +48,51 @@ async def test_sign_in_button_stores_a_transaction_and_leaves(op, flow):
     assert state.pending == "sign_in"  # the button spins until the page leaves
     assert navigation(events).startswith(f"{BACKEND}/auth/sign-in/")
     assert flow.storage.execute("SELECT count(*) FROM transactions").fetchone()[0] == 1
+
+
+async def step_by_step(state, handler, *, op=None) -> list[tuple[str, str | None, int]]:
+    """At each update the handler sends: the spinner (`pending`), where the tab is sent
+    (if anywhere), and how many revocations the provider has had by then."""
+    seen = []
+    async for event in handler():
+        revoked = op.count("/token/revocation") if op else 0
+        seen.append((state.pending, navigation([event]) if event is not None else None, revoked))
+    return seen
+
+
+def waits_for_the_next_update(event) -> bool:
+    return any('socket.once("event"' in str(getattr(value, "_var_value", "")) for _, value in event.args)
+
+
+async def test_sign_in_sends_the_tab_on_its_way_then_the_spinner(op, flow):
+    state = auth_state("/")
+    seen = await step_by_step(state, state.sign_in)
+    # The script goes out before any change of state, and leaves once the spinner (the
+    # handler's last update) is applied: no render of it holds the page up.
+    [(pending, leaving, _)] = seen
+    assert pending == "" and leaving.startswith(f"{BACKEND}/auth/sign-in/")
+    assert state.pending == "sign_in"
+    events = await run(auth_state("/").sign_in)
+    assert waits_for_the_next_update(events[0])
+
+
+async def test_a_slow_sign_in_start_spins_first(op, tmp_path):
+    async def slowly(request):
+        if request.url.path.endswith("/openid-configuration"):
+            await asyncio.sleep(0.3)  # discovery, on the first sign-in: a provider far away
+        return op.handle(request)
+
+    config = app_config(op, session_db=str(tmp_path / "sessions.sqlite3"))
+    runtime.configure(config, backend_url=BACKEND, transport=httpx.MockTransport(slowly))
+    try:
+        state = auth_state("/")
+        seen = [(state.pending, event) async for event in state.sign_in()]
+        assert [(pending, event is None) for pending, event in seen] == [("sign_in", True), ("sign_in", False)]
+        assert navigation([seen[1][1]]).startswith(f"{BACKEND}/auth/sign-in/")
+        assert not waits_for_the_next_update(seen[1][1])  # nothing more is coming: it leaves at once
+    finally:
+        await runtime.shutdown()
+        runtime._flow = None
 
 
 async def test_whole_sign_in_then_home_shows_claims(op, flow):
@@ -173,8 +220,10 @@ async def test_sign_out_ends_the_session_and_revokes(op, flow):
     tokens = TokenSet(id_token=op.id_token(), claims={"sub": "user-1"}, access_token="at", refresh_token="rt-9", expires_at=None, scope="")
     session_id = await flow.sessions.create(tokens)
     state = auth_state("/", cookie=f"__Host-logto_session={session_id}")
-    events = await run(state.sign_out)
-    signed_out_url = navigation(events)
+    seen = await step_by_step(state, state.sign_out, op=op)
+    # The tab is sent on its way first, then the spinner; the token is revoked behind them.
+    [(pending, signed_out_url, revoked), spinner] = seen
+    assert pending == "" and revoked == 0 and spinner == ("sign_out", None, 0)
     assert signed_out_url.startswith(f"{BACKEND}/auth/signed-out/")
     assert (await flow.sessions.lookup(session_id)).session is None
     assert op.count("/token/revocation") == 1

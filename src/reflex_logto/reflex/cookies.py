@@ -11,14 +11,14 @@ and read by event handlers from the websocket's request headers.
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeGuard
 
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 
 from reflex_logto.config import AuthConfig
-from reflex_logto.sessions.transactions import HANDOFF_TTL, TRANSACTION_TTL
+from reflex_logto.sessions.transactions import HANDOFF_TTL
 
-BINDING_COOKIE_MAX_AGE = TRANSACTION_TTL
 CALLBACK_RESULT_MAX_AGE = HANDOFF_TTL
 SIGN_IN_DONE_MAX_AGE = 60  # seconds: "a sign-in just finished here", for a page that finds no session cookie
 
@@ -84,7 +84,13 @@ class CookiePolicy:
         return (result_id, status == "pending") if result_id else None
 
     def set_binding(self, response: Response, value: str) -> None:
-        self._set(response, self.binding_name, value, max_age=BINDING_COOKIE_MAX_AGE, domain=None)
+        response.raw_headers.append((b"set-cookie", self.binding_header(value).encode("latin-1")))
+
+    def binding_header(self, value: str) -> str:
+        """The sign-in cookie's `Set-Cookie` value: for the browser session (no Max-Age), so a
+        binding a tab's websocket saw is the browser's still when the callback comes."""
+        secure = "; Secure" if self.secure else ""
+        return f"{self.binding_name}={value}; HttpOnly; Path=/; SameSite=Lax{secure}"
 
     def _set(self, response: Response, name: str, value: str, *, max_age: int, domain: str | None) -> None:
         response.set_cookie(
@@ -96,6 +102,11 @@ class CookiePolicy:
 
     def binding(self, cookie_header: str | None) -> str | None:
         return _read(cookie_header, self.binding_name)
+
+
+def valid_binding(value: str | None) -> TypeGuard[str]:
+    """A sign-in cookie value as the app makes them (32 random bytes, base64url)."""
+    return value is not None and len(value) == 43
 
 
 def _read(cookie_header: str | None, name: str) -> str | None:

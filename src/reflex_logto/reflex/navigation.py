@@ -8,13 +8,32 @@ import reflex as rx
 from reflex_base.event import EventSpec
 
 
-def page_load(url: str, *, replace: bool = False) -> EventSpec:
+def page_load(url: str, *, replace: bool = False, after_next_update: bool = False) -> EventSpec:
     """A full page load of `url` (rx.redirect would route a same-origin path client-side).
 
-    Leaving is also when the asset cache registers, if it hasn't yet (`asset_cache.py`).
+    `after_next_update`: the page starts leaving once the handler's next update (the button's
+    spinner) has been applied; Reflex drops the tab's websocket as a page starts to leave, so
+    an update sent after would be lost, and one sent before would hold the page up while React
+    renders it. Leaving is also when the asset cache registers, if it hasn't yet (`asset_cache.py`).
     """
     method = "replace" if replace else "assign"
-    return rx.call_script(f"window.__reflexLogtoCacheAssets?.(); window.location.{method}({json.dumps(url)})")
+    leave = f"window.location.{method}({json.dumps(url)})"
+    if not after_next_update:
+        return rx.call_script(f"window.__reflexLogtoCacheAssets?.(); {leave}")
+    return rx.call_script(_AFTER_NEXT_UPDATE.replace("__LEAVE__", leave))
+
+
+# `socket` is the tab's connection (in scope where Reflex evaluates the script, as below); its
+# "event" messages carry Reflex's updates, and a listener added here runs after Reflex's own
+# has applied one. Without a socket, or without an update within 100 ms, the page leaves anyway.
+_AFTER_NEXT_UPDATE = """(() => {
+  window.__reflexLogtoCacheAssets?.();
+  let left = false;
+  const leave = () => { if (!left) { left = true; __LEAVE__; } };
+  if (typeof socket !== "object" || socket === null || typeof socket.once !== "function") return leave();
+  const fallback = setTimeout(leave, 100);
+  socket.once("event", () => { clearTimeout(fallback); leave(); });
+})()"""
 
 
 # Run by Reflex's event loop (reflex 0.10: state.js `applyEvent` evaluates it), where `socket`

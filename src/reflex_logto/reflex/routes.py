@@ -23,6 +23,7 @@ from starlette.routing import Route
 from reflex_logto.errors import InvalidCallback, InvalidLogoutToken, SignInError
 from reflex_logto.oidc.tokens import TokenSet
 from reflex_logto.reflex.asset_cache import service_worker_route, static_dir
+from reflex_logto.reflex.cookies import valid_binding
 from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.runtime import get_flow
@@ -59,9 +60,8 @@ def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable
 async def start_sign_in(request: Request) -> Response:
     flow = get_flow()
     # Reuse the browser's binding, so two tabs signing in at once both finish.
-    binding = flow.cookies.binding(request.headers.get("cookie"))
-    if not binding or len(binding) != 43:
-        binding = secrets.token_urlsafe(32)
+    found = flow.cookies.binding(request.headers.get("cookie"))
+    binding = found if valid_binding(found) else secrets.token_urlsafe(32)
     url = await flow.claim_sign_in(request.path_params["txn_id"], binding)
     if url is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))

@@ -26,6 +26,7 @@ from reflex_logto.oidc.options import SignInOptions
 from reflex_logto.reflex import runtime, tab_state  # tab_state: its TabOwner state joins the tree on import
 from reflex_logto.reflex.access import check_access_rules
 from reflex_logto.reflex.asset_cache import cache_hashed_assets, registration_script
+from reflex_logto.reflex.browser_binding import bind_on_pages
 from reflex_logto.reflex.components import callback_page as default_callback_page
 from reflex_logto.reflex.cookies import CookiePolicy
 from reflex_logto.reflex.hardening import hardening_transformers
@@ -185,7 +186,7 @@ def setup(
     # Last is outermost: the security headers, Host-safe redirects and CORS cover every response.
     app.api_transformer = [
         functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix, config.callback_path),
-        cache_hashed_assets, *hardening_transformers(config),
+        cache_hashed_assets, bind_on_pages(policy, (config.routes_prefix, config.callback_path)), *hardening_transformers(config),
     ]
     if cache_assets and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
         # Every page registers the asset cache; dev mode's pages come from Vite, unhashed.

@@ -17,6 +17,7 @@ import reflex as rx
 from reflex_logto.errors import ProviderUnavailable, SessionEnded, SignInError, StoreUnavailable
 from reflex_logto.reflex.access import public
 from reflex_logto.reflex.claims import claim_rows
+from reflex_logto.reflex.cookies import valid_binding
 from reflex_logto.reflex.messages import message_for, notice_for
 from reflex_logto.reflex.navigation import page_load, take_session
 from reflex_logto.reflex.outcomes import failure
@@ -30,6 +31,14 @@ CALLBACK_RESULT_WAIT_SECONDS = 9.0
 """How long the callback page waits for a sign-in its request left finishing: past the most
 that may take (`routes.BEHIND_THE_PAGE_SECONDS`), within the 10 s for which Reflex's Redis
 state manager lets a handler hold a tab's state."""
+SPINNER_AFTER_SECONDS = 0.1
+"""A Sign in or Sign out click is usually done in a millisecond, and the tab leaves at once;
+one that takes longer shows the button spinning meanwhile."""
+
+
+async def _done_soon(work: asyncio.Future) -> bool:
+    done, _ = await asyncio.wait((work,), timeout=SPINNER_AFTER_SECONDS)
+    return bool(done)
 
 
 class _EveryMinute:
@@ -267,24 +276,40 @@ class AuthState(rx.State):
             yield event
 
     async def _start_sign_in(self, option: str):
-        self.pending = "sign_in"
-        self.error_code = self.provider_error = ""
         session = self.router.session
         if not allow_sign_in_start(session.session_id, session.client_token, time.monotonic()):
-            self.pending, self.error_code = "", "too_many_attempts"  # nothing stored
+            self.pending, self.error_code, self.provider_error = "", "too_many_attempts", ""  # nothing stored
             return
-        yield
         # The page the user is on is where they come back to; the flow keeps
         # only a same-origin path.
         page = self.router.url
-        on_callback = page.path.rstrip("/") == get_flow().config.callback_path
+        flow = get_flow()
+        on_callback = page.path.rstrip("/") == flow.config.callback_path
         return_path = "/" if on_callback else page.path + (f"?{page.query}" if page.query else "")
+        binding = flow.cookies.binding(self._cookies())
+        starting = asyncio.ensure_future(
+            flow.start_sign_in(return_path, option, binding=binding if valid_binding(binding) else None)
+        )
         try:
-            start_url = await get_flow().start_sign_in(return_path, option)
+            spinning = not await _done_soon(starting)
+            if spinning:
+                self._show_pending("sign_in")
+                yield
+            start_url = await starting
         except Exception as err:
             self._fail(err, "starting sign-in")
             return
-        yield page_load(start_url)
+        if spinning:
+            yield page_load(start_url)
+            return
+        # Usually: the script first, then the spinner, which the page applies as it starts
+        # leaving and shows while the browser waits for the provider (`page_load`).
+        yield page_load(start_url, after_next_update=True)
+        self._show_pending("sign_in")
+
+    def _show_pending(self, action: str) -> None:
+        self.pending = action
+        self.error_code = self.provider_error = ""
 
     @rx.event
     @public
@@ -336,15 +361,24 @@ class AuthState(rx.State):
     @public
     async def sign_out(self):
         """End the session on the server and at the provider, then clear the cookie."""
-        self.pending = "sign_out"
-        yield
+        flow = get_flow()
+        ending = asyncio.ensure_future(flow.sign_out(flow.cookies.session(self._cookies())))
         try:
-            url = await get_flow().sign_out(get_flow().cookies.session(self._cookies()))
+            spinning = not await _done_soon(ending)
+            if spinning:
+                self._show_pending("sign_out")
+                yield
+            signed_out = await ending
         except Exception:
             log.exception("sign-out failed")
             self.pending = ""
             self.error_code = "sign_out_failed"
             await self._session()  # show what is true now: signed out if the session did end
             return
-        # The button keeps spinning until the page leaves; the next page load shows signed out.
-        yield page_load(url)
+        # As for sign-in: the script, then the spinner (until the page is gone; the next page
+        # load shows signed out); then the rest is done behind it.
+        yield page_load(signed_out.url, after_next_update=not spinning)
+        if not spinning:
+            self._show_pending("sign_out")
+            yield
+        await asyncio.shield(flow.finish_sign_out(signed_out))  # however the handler ends

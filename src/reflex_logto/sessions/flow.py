@@ -3,7 +3,8 @@
 Event handlers and backend routes each call one method here. Sign-in:
 
 1. `start_sign_in` (Sign in handler): new transaction stored; the tab goes to
-   the start route.
+   the start route, or, when its websocket carried the browser's binding
+   cookie, straight to the provider with the transaction bound to it.
 2. `claim_sign_in` (start route): the transaction is bound to this browser's
    binding cookie; the browser goes to the provider.
 3. `finish_sign_in` (callback page's on_load): state, `iss`, code exchange,
@@ -11,13 +12,15 @@ Event handlers and backend routes each call one method here. Sign-in:
 4. `complete_sign_in` (session route): the handoff becomes a session and the
    session cookie is set.
 
-Sign-out: `sign_out` (handler) ends the session and revokes the refresh
-token; `complete_sign_out` (signed-out route) clears the cookie and sends
-the browser to the provider's end-session endpoint.
+Sign-out: `sign_out` (handler) ends the session; the tab goes to the
+signed-out route while `finish_sign_out` runs the app's hook and revokes
+the refresh token; `complete_sign_out` (signed-out route) clears the cookie
+and sends the browser to the provider's end-session endpoint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +39,14 @@ from reflex_logto.sessions.stores import Storage
 from reflex_logto.sessions.transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedOut:
+    url: str
+    """The signed-out route, which clears the cookie: where the tab goes."""
+    tokens: TokenSet | None = dataclasses.field(repr=False)
+    """The ended session's, for `finish_sign_out`; None if there was none."""
 
 MAX_PARAMETER_LENGTH = 4096  # characters; codes and states are far shorter
 MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
@@ -91,10 +102,13 @@ class SignInFlow:
 
     # -- sign-in -------------------------------------------------------------
 
-    async def start_sign_in(self, return_path: str | None, option: str = "default") -> str:
-        """Store a new transaction; return the start route's URL for the tab.
+    async def start_sign_in(self, return_path: str | None, option: str = "default", *, binding: str | None = None) -> str:
+        """Store a new transaction; return where the tab goes next.
 
-        `option` names one of the app's declared sign-in options; unknown: the default.
+        With the browser's `binding` (its sign-in cookie, which the tab's websocket
+        carried), the transaction is bound to it at once and the tab goes straight to
+        the provider; without, to the start route, which binds it. `option` names one
+        of the app's declared sign-in options; unknown: the default.
         """
         txn = new_transaction(safe_return_path(return_path))
         options = self.sign_in_options.get(option, self.sign_in_options["default"])
@@ -103,6 +117,10 @@ class SignInFlow:
         )
         await self.transactions.save(txn, authorization_url)
         log.debug("sign-in started, returns to %s", txn.return_path)
+        if binding is not None:
+            claimed = await self.claim_sign_in(txn.id, binding)
+            if claimed is not None:
+                return claimed
         return f"{self.routes_url}/sign-in/{txn.id}"
 
     async def claim_sign_in(self, txn_id: str, binding: str) -> str | None:
@@ -209,16 +227,12 @@ class SignInFlow:
 
     # -- sign-out ------------------------------------------------------------
 
-    async def sign_out(self, session_id: str | None) -> str:
-        """End the session here and at the provider; return the signed-out route's URL."""
+    async def sign_out(self, session_id: str | None) -> SignedOut:
+        """End the session here; return the signed-out route's URL (and what `finish_sign_out` needs)."""
         tokens = await self.sessions.delete(session_id)
         if tokens is None or session_id is None:
-            return f"{self.routes_url}/signed-out"
+            return SignedOut(f"{self.routes_url}/signed-out", None)
         log.debug("session ended")
-        await self.hooks.signed_out(tokens.claims)
-        if tokens.refresh_token:
-            revoked = await self.client.revoke(tokens.refresh_token)
-            log.debug("refresh token %s", "revoked" if revoked else "not revoked")
         try:
             destination = await self.client.end_session_url() or self.home_url
         except SignInError as err:
@@ -226,7 +240,17 @@ class SignInFlow:
             destination = self.home_url
         handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
         log.debug("sign-out: browser goes to %s", "home" if destination == self.home_url else "the provider's end-session endpoint")
-        return f"{self.routes_url}/signed-out/{handoff_id}"
+        return SignedOut(f"{self.routes_url}/signed-out/{handoff_id}", tokens)
+
+    async def finish_sign_out(self, signed_out: SignedOut) -> None:
+        """What remains once the tab is on its way: the app's hook, and the refresh token
+        revoked at the provider (best effort, neither ever raises)."""
+        if signed_out.tokens is None:
+            return
+        await self.hooks.signed_out(signed_out.tokens.claims)
+        if signed_out.tokens.refresh_token:
+            revoked = await self.client.revoke(signed_out.tokens.refresh_token)
+            log.debug("refresh token %s", "revoked" if revoked else "not revoked")
 
     async def complete_sign_out(self, handoff_id: str | None, session_id: str | None) -> str:
         """Where the browser goes once its cookie is cleared."""

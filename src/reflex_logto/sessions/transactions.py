@@ -1,9 +1,10 @@
 """Sign-in transactions and handoffs: created on the server, used once, short-lived.
 
 A transaction holds what the callback needs (state, nonce, PKCE verifier,
-return path). It is bound to the browser that started it: the start route
-claims it for a random binding cookie, and only a callback that brings that
-cookie can take it. `take` deletes as it reads, so a replayed callback finds
+return path). It is bound to the browser that started it by that browser's
+binding cookie (random, HttpOnly): the Sign in handler claims it at once
+when the tab's websocket carried the cookie, the start route otherwise (and
+sets the cookie); only a callback that brings that cookie can take it. `take` deletes as it reads, so a replayed callback finds
 nothing.
 
 Every Sign in click stores one, so what is kept is bounded. An unclaimed
