@@ -319,20 +319,22 @@ class AuthState(rx.State):
         Where the backend serves the pages, the callback request has finished it already and
         left its outcome; otherwise the code is exchanged here and the session handed over.
         """
-        self.pending = "finish"
-        self.error_code = self.provider_error = ""
         params = dict(self.router.url.query_parameters)
         flow = get_flow()
         if set(params) == {"app_error"}:
-            self.error_code = str(params["app_error"])
-            self.pending = ""
+            self.pending, self.error_code, self.provider_error = "", str(params["app_error"]), ""
             return
+        # The state changes only where there is something to show: React renders a change
+        # before the route change sent after it.
+        if self.error_code or self.provider_error:  # an earlier try's, in this tab
+            self.error_code = self.provider_error = ""
         cookies = self._cookies()
         binding = flow.cookies.binding(cookies)
         kept = flow.cookies.callback_result(cookies)
         result: dict[str, str] | None
         try:
             if kept is not None and kept[1]:
+                self.pending = "finish"
                 yield  # "Signing in..." while the provider takes its time
                 result = await _wait_for_callback_result(kept[0], binding)
             else:
