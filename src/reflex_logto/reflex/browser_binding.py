@@ -12,6 +12,11 @@ websocket saw when it opened is still the browser's when the callback comes.
 The responses that set it are marked private: a shared cache that kept one
 would give every visitor the same binding, which is what the binding is there
 to prevent.
+
+Pages that load at once in a browser with no cookie yet each set one, and the
+last stays: a tab whose websocket opened before that last response came would
+bind its sign-in to a value the browser no longer holds, and its callback says
+the sign-in came from another browser (Try again, from that page, signs in).
 """
 
 from __future__ import annotations

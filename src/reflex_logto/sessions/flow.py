@@ -40,6 +40,9 @@ from reflex_logto.sessions.transactions import HandoffStore, SignInTransaction, 
 
 log = logging.getLogger(__name__)
 
+MAX_PARAMETER_LENGTH = 4096  # characters; codes and states are far shorter
+MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
+
 
 @dataclasses.dataclass(frozen=True)
 class SignedOut:
@@ -47,9 +50,6 @@ class SignedOut:
     """The signed-out route, which clears the cookie: where the tab goes."""
     tokens: TokenSet | None = dataclasses.field(repr=False)
     """The ended session's, for `finish_sign_out`; None if there was none."""
-
-MAX_PARAMETER_LENGTH = 4096  # characters; codes and states are far shorter
-MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
 
 
 def _param(params: Mapping[str, Any], name: str) -> str | None:
