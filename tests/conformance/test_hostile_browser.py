@@ -61,6 +61,19 @@ async def test_login_csrf_state_started_in_another_browser(rp, op):
     assert rp.count("sessions") == 0 and rp.count("handoffs") == 0
 
 
+async def test_a_callback_brought_by_another_browser_leaves_the_real_one_s_sign_in(rp, op):
+    # The victim's callback URL reaches another browser first (a leaked link, a forged redirect)...
+    params = await rp.begin()
+    victims_callback = await rp.code_response(params)
+    mark = len(op.requests)
+    page, route = await rp.callback(victims_callback, cookie=f"__Host-logto_signin={'x' * 43}")
+    assert page.error_code == "invalid_transaction" and route is None
+    assert rp.exchange_requests(mark) == []  # the code was not sent
+    # ...and the victim's own browser still signs in with it.
+    page, route = await rp.callback(victims_callback)
+    assert page.error_code == "" and route is not None
+
+
 @pytest.mark.parametrize(
     "query",
     [

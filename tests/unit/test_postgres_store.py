@@ -46,7 +46,8 @@ async def test_the_schema_script_run_by_a_migration_tool_makes_a_working_store(p
     store = PostgresStorage(postgres_server.url, prefix=prefix)
     try:
         await store.insert_transaction("txn-1", digest("state-1"), b"sealed", time.time() + 60, now=time.time(), limit=10)
-        assert (await store.take_transaction(digest("state-1"))).id == "txn-1"
+        await store.claim_transaction("txn-1", digest("browser"), time.time(), expires_at=time.time() + 600, per_binding=5)
+        assert (await store.take_transaction(digest("state-1"), digest("browser"))).id == "txn-1"
         assert [tuple(row) for row in await _fetch(postgres_server.url, f"SELECT version FROM {prefix}schema")] == [(SCHEMA_VERSION,)]
     finally:
         await store.close()

@@ -45,13 +45,14 @@ async def test_an_older_sqlite_file_is_rebuilt_keeping_sessions_from_version_4(t
     record = _session(now)
     await _insert(store, record)
     await store.insert_transaction("txn-1", digest("state-1"), b"sealed", now + 60, now=now, limit=10)
+    await store.claim_transaction("txn-1", digest("browser"), now, expires_at=now + 600, per_binding=5)
     store.execute(f"PRAGMA user_version = {version}")
     await store.close()
     store = SqliteStorage(path)
     try:
         assert store.execute("PRAGMA user_version").fetchone()[0] == 5
         assert (await store.get_session(record.key) is not None) == (version == 4)  # from 4 only transactions changed
-        assert await store.take_transaction(digest("state-1")) is None  # sign-ins under way start again
+        assert await store.take_transaction(digest("state-1"), digest("browser")) is None  # sign-ins under way start again
         assert store.execute("SELECT count(*) FROM sqlite_master WHERE name = 'transactions_eviction'").fetchone()[0] == 1
     finally:
         await store.close()

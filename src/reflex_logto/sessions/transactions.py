@@ -4,8 +4,10 @@ A transaction holds what the callback needs (state, nonce, PKCE verifier,
 return path). It is bound to the browser that started it by that browser's
 binding cookie (random, HttpOnly): the Sign in handler claims it at once
 when the tab's websocket carried the cookie, the start route otherwise (and
-sets the cookie); only a callback that brings that cookie can take it. `take` deletes as it reads, so a replayed callback finds
-nothing.
+sets the cookie); only a callback that brings that cookie can take it.
+`take` deletes as it reads, so a replayed callback finds nothing; a callback
+without that cookie takes nothing, so it can't spend the sign-in of the
+browser that has it.
 
 Every Sign in click stores one, so what is kept is bounded. An unclaimed
 transaction lives `CLAIM_WINDOW` (the browser follows the start route at
@@ -110,14 +112,17 @@ class TransactionStore:
             InvalidTransaction: none is waiting, it expired, or another browser holds it.
         """
         now = time.time() if now is None else now
-        record = await self._storage.take_transaction(digest(state))
+        # Only the browser that started it can take it: a callback brought by another one (a
+        # forged login, a link opened elsewhere) leaves the real one's sign-in as it was.
+        record = await self._storage.take_transaction(digest(state), digest(binding) if binding else None)
         if record is None:
-            raise InvalidTransaction("no sign-in is waiting for this state (unknown or already used)")
+            raise InvalidTransaction(
+                "no sign-in is waiting for this state in this browser (unknown, already used, or started in another browser)"
+            )
         if record.expires_at <= now:
             raise InvalidTransaction("the sign-in transaction expired")
-        bound_to = record.binding_hash
-        if not bound_to or not binding or not hmac.compare_digest(bound_to, digest(binding)):
-            raise InvalidTransaction("the callback came from another browser than the one that started it")
+        if not record.binding_hash or not binding or not hmac.compare_digest(record.binding_hash, digest(binding)):
+            raise InvalidTransaction("the callback came from another browser than the one that started it")  # a store that took it anyway
         value = self._open(record.id, record.payload)
         value.pop("authorization_url", None)
         return SignInTransaction(**value)

@@ -139,8 +139,9 @@ class Storage(Protocol):
         The binding then holds at most `per_binding` claimed ones: its oldest beyond are removed,
         never the one just claimed.
         """
-    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
-        """Remove and return the transaction, expired or not (the caller checks)."""
+    async def take_transaction(self, state_hash: str, binding_hash: str | None) -> TransactionRecord | None:
+        """Remove and return the transaction if it is bound to `binding_hash`, expired or not
+        (the caller checks); one bound elsewhere, or not yet, is left as it is (None)."""
 
     # -- handoffs ------------------------------------------------------------
     async def insert_handoff(self, handoff_id: str, kind: str, binding_hash: str, payload: bytes, expires_at: float, *, now: float) -> None:

@@ -103,9 +103,20 @@ async def _claim(
     )
 
 
+BROWSERS = ("browser-a", "browser-b", *(f"browser-{n}" for n in range(20)))  # the bindings these tests claim for
+
+
 async def _taken(storage: Storage, txn_ids: list[str]) -> list[str]:
-    """Which of these transactions are still stored (taking each)."""
-    return [txn_id for txn_id in txn_ids if await storage.take_transaction(digest(f"state-{txn_id}")) is not None]
+    """Which of these transactions are still stored: each is taken with the binding it was
+    claimed for, or, not claimed yet, claimed for a probe of its own and taken with that."""
+    found = []
+    for txn_id in txn_ids:
+        probe = f"probe-{txn_id}"
+        await _claim(storage, txn_id, probe, time.time())  # binds it only if unclaimed
+        takes = [await storage.take_transaction(digest(f"state-{txn_id}"), digest(b)) for b in (*BROWSERS, probe)]
+        if any(take is not None for take in takes):
+            found.append(txn_id)
+    return found
 
 
 class StorageContract:
@@ -134,30 +145,40 @@ class StorageContract:
         now, payload = time.time(), _blob()
         await _insert_txn(storage, "txn-1", now, payload=payload)
         await _claim(storage, "txn-1", "browser-a", now, lasting=600.25)
-        assert await storage.take_transaction(digest("another-state")) is None
-        taken = await storage.take_transaction(digest("state-txn-1"))
+        assert await storage.take_transaction(digest("another-state"), digest("browser-a")) is None
+        taken = await storage.take_transaction(digest("state-txn-1"), digest("browser-a"))
         assert taken == TransactionRecord(id="txn-1", binding_hash=digest("browser-a"), payload=payload, expires_at=now + 600.25)
-        assert await storage.take_transaction(digest("state-txn-1")) is None
+        assert await storage.take_transaction(digest("state-txn-1"), digest("browser-a")) is None
         assert await _claim(storage, "txn-1", "browser-a", now) is None  # taken: gone
 
-    async def test_an_unclaimed_transaction_is_taken_without_a_binding(self, storage: Storage) -> None:
+    async def test_only_the_binding_a_transaction_was_claimed_for_takes_it(self, storage: Storage) -> None:
+        now = time.time()
+        await _insert_txn(storage, "txn-1", now)
+        await _claim(storage, "txn-1", "browser-a", now)
+        for other in (digest("browser-b"), None):
+            assert await storage.take_transaction(digest("state-txn-1"), other) is None
+        # Left as it was: the browser that started it still finishes its sign-in.
+        assert await storage.take_transaction(digest("state-txn-1"), digest("browser-a")) is not None
+
+    async def test_an_unclaimed_transaction_is_taken_by_nobody(self, storage: Storage) -> None:
         now = time.time()
         await _insert_txn(storage, "txn-1", now, lasting=60.5)
-        taken = await storage.take_transaction(digest("state-txn-1"))
-        assert taken is not None and taken.binding_hash is None and taken.expires_at == now + 60.5
+        for binding in (None, digest("browser-a")):
+            assert await storage.take_transaction(digest("state-txn-1"), binding) is None
+        assert await _claim(storage, "txn-1", "browser-a", now) is not None  # still there, still claimable
 
     async def test_claiming_moves_a_transactions_expiry(self, storage: Storage) -> None:
         now = time.time()
         await _insert_txn(storage, "txn-1", now, lasting=60)
         assert await _claim(storage, "txn-1", "browser-a", now + 50, lasting=600) is not None
-        taken = await storage.take_transaction(digest("state-txn-1"))
+        taken = await storage.take_transaction(digest("state-txn-1"), digest("browser-a"))
         assert taken is not None and taken.expires_at == now + 650  # from the claim, not the insert
 
     async def test_concurrent_takes_of_a_transaction_get_it_once(self, storage: Storage) -> None:
         now = time.time()
         await _insert_txn(storage, "txn-1", now)
         await _claim(storage, "txn-1", "browser-a", now)
-        taken = await asyncio.gather(*(storage.take_transaction(digest("state-txn-1")) for _ in range(5)))
+        taken = await asyncio.gather(*(storage.take_transaction(digest("state-txn-1"), digest("browser-a")) for _ in range(5)))
         assert sum(found is not None for found in taken) == 1
 
     async def test_concurrent_claims_of_a_transaction_bind_it_once(self, storage: Storage) -> None:
@@ -166,7 +187,7 @@ class StorageContract:
         claimed = await asyncio.gather(*(_claim(storage, "txn-1", f"browser-{n}", now) for n in range(5)))
         assert sum(payload is not None for payload in claimed) == 1
         winner = next(n for n, payload in enumerate(claimed) if payload is not None)
-        taken = await storage.take_transaction(digest("state-txn-1"))
+        taken = await storage.take_transaction(digest("state-txn-1"), digest(f"browser-{winner}"))
         assert taken is not None and taken.binding_hash == digest(f"browser-{winner}")
 
     # -- bounds on sign-in transactions --------------------------------------

@@ -181,9 +181,10 @@ class PostgresStorage:
         )
         return row[0] if row else None
 
-    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
+    async def take_transaction(self, state_hash: str, binding_hash: str | None) -> TransactionRecord | None:
         row = await self._fetchrow(
-            f"DELETE FROM {self._p}transactions WHERE state_hash = $1 RETURNING id, binding, payload, expires_at", state_hash
+            f"DELETE FROM {self._p}transactions WHERE state_hash = $1 AND binding = $2 RETURNING id, binding, payload, expires_at",
+            state_hash, binding_hash,
         )
         return TransactionRecord(*row) if row else None
 

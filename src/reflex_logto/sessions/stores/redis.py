@@ -123,9 +123,12 @@ return f[1]
 """
 
 # KEYS[1]: the state key. ARGV: prefix.
+# KEYS[1]: the state key. ARGV: prefix, binding_hash ("" for none). Only a transaction bound to it goes.
 TAKE_TRANSACTION = _DROP_TRANSACTION + """
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
+local bound = redis.call('HGET', ARGV[1] .. 'txn:' .. id, 'binding')
+if not bound or ARGV[2] == '' or bound ~= ARGV[2] then return false end
 redis.call('DEL', KEYS[1])
 local f = drop_transaction(ARGV[1], id)
 if not f[3] then return false end
@@ -259,8 +262,8 @@ class RedisStorage:
         args = [PREFIX, txn_id, binding_hash, repr(now), repr(expires_at), per_binding, ttl]
         return await self._claim_transaction(keys=[f"{PREFIX}txn:{txn_id}"], args=args)
 
-    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
-        found = await self._take_transaction(keys=[f"{PREFIX}txn-state:{state_hash}"], args=[PREFIX])
+    async def take_transaction(self, state_hash: str, binding_hash: str | None) -> TransactionRecord | None:
+        found = await self._take_transaction(keys=[f"{PREFIX}txn-state:{state_hash}"], args=[PREFIX, binding_hash or ""])
         if not found:
             return None
         txn_id, binding, payload, expires_at = found

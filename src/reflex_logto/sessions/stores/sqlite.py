@@ -202,9 +202,10 @@ class SqliteStorage:
             )
         return rows[0][0]
 
-    async def take_transaction(self, state_hash: str) -> TransactionRecord | None:
+    async def take_transaction(self, state_hash: str, binding_hash: str | None) -> TransactionRecord | None:
         row = self.execute(
-            "DELETE FROM transactions WHERE state_hash = ? RETURNING id, binding, payload, expires_at", (state_hash,)
+            "DELETE FROM transactions WHERE state_hash = ? AND binding = ? RETURNING id, binding, payload, expires_at",
+            (state_hash, binding_hash),
         ).fetchone()
         return TransactionRecord(*row) if row else None
 
