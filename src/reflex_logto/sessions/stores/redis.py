@@ -122,7 +122,6 @@ end
 return f[1]
 """
 
-# KEYS[1]: the state key. ARGV: prefix.
 # KEYS[1]: the state key. ARGV: prefix, binding_hash ("" for none). Only a transaction bound to it goes.
 TAKE_TRANSACTION = _DROP_TRANSACTION + """
 local id = redis.call('GET', KEYS[1])
