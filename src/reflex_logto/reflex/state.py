@@ -299,13 +299,11 @@ class AuthState(rx.State):
         except Exception as err:
             self._fail(err, "starting sign-in")
             return
-        if spinning:
-            yield page_load(start_url)
-            return
         # Usually: the script first, then the spinner, which the page applies as it starts
         # leaving and shows while the browser waits for the provider (`page_load`).
-        yield page_load(start_url, after_next_update=True)
-        self._show_pending("sign_in")
+        yield page_load(start_url, after_next_update=not spinning)
+        if not spinning:
+            self._show_pending("sign_in")
 
     def _show_pending(self, action: str) -> None:
         self.pending = action
