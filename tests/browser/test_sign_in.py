@@ -46,6 +46,23 @@ def server_side_secrets(settings) -> list[str]:
     return [s for s in secrets if s]
 
 
+def watch_documents(page) -> list[str]:
+    """The HTML of every page the browser loads, as it arrived (before any script ran)."""
+    documents: list[str] = []
+
+    def on_response(response):
+        if response.request.resource_type == "document" and response.status == 200:
+            documents.append(response.text())
+
+    page.on("response", on_response)
+    return documents
+
+
+def hold_websockets(page) -> None:
+    """The page's websocket opens but never reaches the app: nothing it would bring arrives."""
+    page.route_web_socket(re.compile(r"/_event"), lambda socket: None)
+
+
 def browser_storage(page) -> str:
     return page.evaluate(
         "() => JSON.stringify([document.cookie, Object.entries(localStorage), Object.entries(sessionStorage)])"
@@ -55,6 +72,7 @@ def browser_storage(page) -> str:
 def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, screenshot):
     page = context.new_page()
     frames = watch_websockets(page)
+    documents = watch_documents(page)
     page.goto(app_url)
     expect(page.get_by_role("heading", name="Hello Logto")).to_be_visible()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
@@ -87,8 +105,9 @@ def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, scr
     assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax" and session_cookie["path"] == "/"
     secrets = server_side_secrets(app_settings) + [session_cookie["value"]]
     assert len(secrets) >= 6
-    visible = browser_storage(page) + "\n".join(frames)
+    visible = browser_storage(page) + "\n".join(frames) + "\n".join(documents)
     assert frames, "no websocket traffic was captured"
+    assert any("Demo User" in document for document in documents), "no page carried its first state"
     for secret in secrets:
         assert secret not in visible
 
@@ -101,6 +120,36 @@ def test_sign_in_reload_new_tab_and_sign_out(app_url, app_settings, context, scr
     # Signed out at the provider too: signing in again shows its form.
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_pages_show_who_is_signed_in_before_their_websocket_answers(app_url, chromium, context, screenshot):
+    # Signed out: the home page offers Sign in; a protected page, which would send the visitor
+    # to sign in, keeps its spinner instead of flashing "signed out".
+    held = chromium.new_context()
+    page = held.new_page()
+    hold_websockets(page)
+    page.goto(app_url)
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
+    page.goto(f"{app_url}/profile")
+    expect(page.get_by_text("Checking your sign-in…")).to_be_visible()
+    expect(page.get_by_text("This page needs you to sign in.")).to_have_count(0)
+    held.close()
+
+    # Signed in: the user and every claim, with no word from the websocket.
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    page = context.new_page()
+    hold_websockets(page)
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    expect(page.get_by_role("table").get_by_role("row").filter(has_text="email_verified")).to_contain_text("true")
+    screenshot(page, "signed-in-before-the-websocket")
+    assert page.evaluate("() => '__reflexLogtoFirstState' in window") is False  # taken once
+    assert page.locator("script", has_text="__reflexLogtoFirstState").count() == 0  # and gone from the page
 
 
 def test_provider_error_is_shown_escaped_with_try_again(app_url, dev_provider, context, screenshot):

@@ -40,7 +40,7 @@ def bind_on_pages(policy: CookiePolicy, own_routes: tuple[str, ...] = ()) -> Cal
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope["method"] != "GET" or _under(scope["path"], skipped):
+            if scope["type"] != "http" or scope["method"] != "GET" or under(scope["path"], skipped):
                 await app(scope, receive, send)
                 return
             header = b"; ".join(v for k, v in scope["headers"] if k == b"cookie").decode("latin-1")
@@ -49,7 +49,7 @@ def bind_on_pages(policy: CookiePolicy, own_routes: tuple[str, ...] = ()) -> Cal
                 return
 
             async def send_binding(message: Message) -> None:
-                if message["type"] == "http.response.start" and message["status"] == 200 and _is_html(message):
+                if message["type"] == "http.response.start" and message["status"] == 200 and is_html(message):
                     headers = [h for h in message.get("headers", []) if h[0].lower() != b"cache-control"]
                     message = {
                         **message,
@@ -68,9 +68,9 @@ def bind_on_pages(policy: CookiePolicy, own_routes: tuple[str, ...] = ()) -> Cal
     return wrap
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+def under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
 
 
-def _is_html(message: Message) -> bool:
+def is_html(message: Message) -> bool:
     return any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in message.get("headers", []))

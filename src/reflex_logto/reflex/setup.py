@@ -29,6 +29,7 @@ from reflex_logto.reflex.asset_cache import cache_hashed_assets, registration_sc
 from reflex_logto.reflex.browser_binding import bind_on_pages
 from reflex_logto.reflex.components import callback_page as default_callback_page
 from reflex_logto.reflex.cookies import CookiePolicy
+from reflex_logto.reflex.first_state import carry_first_state, first_state_wrap
 from reflex_logto.reflex.hardening import hardening_transformers
 from reflex_logto.reflex.log_redaction import install_log_redaction
 from reflex_logto.reflex.routes import auth_routes
@@ -186,8 +187,12 @@ def setup(
     # Last is outermost: the security headers, Host-safe redirects and CORS cover every response.
     app.api_transformer = [
         functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix, config.callback_path),
-        cache_hashed_assets, bind_on_pages(policy, (config.routes_prefix, config.callback_path)), *hardening_transformers(config),
+        cache_hashed_assets, bind_on_pages(policy, (config.routes_prefix, config.callback_path)),
+        carry_first_state(functools.partial(_signs_in_on_load, app), (config.routes_prefix, config.callback_path)),
+        *hardening_transformers(config),
     ]
+    # Every page takes the state its response carried (first_state.py), inside Reflex's state providers.
+    app.app_wraps[(3, "LogtoFirstState")] = lambda stateful: first_state_wrap() if stateful else None
     if cache_assets and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
         # Every page registers the asset cache; dev mode's pages come from Vite, unhashed.
         app.head_components = [*app.head_components, registration_script(config.routes_prefix)]
@@ -248,6 +253,14 @@ def _guard_pages(app: rx.App, public_routes: tuple[str, ...]) -> None:
         return prepare_page(*page.args, **page.kwargs)
 
     object.__setattr__(app, "_prepare_page", prepare_guarded_page)
+
+
+def _signs_in_on_load(app: rx.App, path: str) -> bool:
+    """Whether the page at `path` sends a signed-out visitor to sign in as it loads."""
+    from reflex_logto.reflex.state import AuthState
+
+    sign_in = AuthState.require_sign_in.fn
+    return any(getattr(getattr(e, "handler", e), "fn", None) is sign_in for e in app.get_load_events(path))
 
 
 @contextlib.asynccontextmanager
