@@ -2,7 +2,7 @@
 against one development provider, taking turns run by run (A, B, B, A, ...), each in a fresh
 browser context; per step both medians and B / A.
 
-    .venv/bin/python bench/ab.py REV_A REV_B [--runs 16]
+    .venv/bin/python bench/ab.py REV_A REV_B [--runs 16] [--rtt MS]
 
 Each revision runs from its own checkout (`git archive`) with its own frontend build and its
 own copy of the package (first on PYTHONPATH: the venv's editable install points at this
@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from browser import APP, STEPS, one_run
+from browser import APP, STEPS, network, one_run
 from harness import DEMO_USERS, ROOT, percentile
 from playwright.sync_api import sync_playwright
 
@@ -66,14 +66,14 @@ def app_at(revision: str, name: str, provider: DevProvider, state: Path) -> Iter
         app.stop()
 
 
-def main(revision_a: str, revision_b: str, runs: int) -> None:
+def main(revision_a: str, revision_b: str, runs: int, rtt_ms: float = 0) -> None:
     state = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     provider = start(state / "provider", port=0, owner_pid=os.getpid(), users_file=DEMO_USERS)
     timings: dict[str, dict[str, list[float]]] = {"A": {s: [] for s in STEPS}, "B": {s: [] for s in STEPS}}
     try:
         with app_at(revision_a, "a", provider, state) as base_a, app_at(revision_b, "b", provider, state) as base_b:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            with network(rtt_ms) as network_flags, sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *network_flags])
                 for run_number in range(runs + 1):  # the first round warms the servers and is not counted
                     order = [("A", base_a), ("B", base_b)]
                     for name, base in order if run_number % 2 == 0 else order[::-1]:
@@ -84,7 +84,8 @@ def main(revision_a: str, revision_b: str, runs: int) -> None:
                 browser.close()
     finally:
         provider.stop()
-    print(f"A = {revision_a}, B = {revision_b}; medians of {runs} runs each, ms (p95)")
+    distance = f", the browser {rtt_ms:g} ms round trip away" if rtt_ms else ""
+    print(f"A = {revision_a}, B = {revision_b}; medians of {runs} runs each{distance}, ms (p95)")
     print("| step | A | B | B / A |")
     print("|------|--:|--:|------:|")
     for step in STEPS:
@@ -98,5 +99,6 @@ if __name__ == "__main__":
     parser.add_argument("revision_a")
     parser.add_argument("revision_b")
     parser.add_argument("--runs", type=int, default=16)
+    parser.add_argument("--rtt", type=float, default=0, help="the browser's round-trip time to every server, ms")
     arguments = parser.parse_args()
-    main(arguments.revision_a, arguments.revision_b, arguments.runs)
+    main(arguments.revision_a, arguments.revision_b, arguments.runs, arguments.rtt)

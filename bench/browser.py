@@ -1,7 +1,7 @@
 """Browser timings of each step, headless chromium, the app in production mode,
 and in the same run the Next.js anchor (Next.js + @logto/next), against one provider.
 
-    .venv/bin/python bench/browser.py [--runs 20] [--anchor /tmp/next-anchor]
+    .venv/bin/python bench/browser.py [--runs 20] [--anchor /tmp/next-anchor] [--rtt MS]
 
 The anchor's build dir comes from --anchor or BENCH_ANCHOR (bench/anchor.py says
 how to build it); without either, only the app is timed. With it, the two apps
@@ -35,6 +35,7 @@ from pathlib import Path
 
 from anchor import anchor_server, missing
 from harness import ROOT, app_with_provider, percentile
+from latency import relay
 from playwright.sync_api import sync_playwright
 
 from tests.support.app_server import AppServer, free_port
@@ -186,7 +187,12 @@ def bare_reflex_app():
         app.stop()
 
 
-def main(runs: int, anchor_dir: Path | None, floor: bool = True) -> None:
+def network(rtt_ms: float):
+    """The chromium flags for a network with this round-trip time (bench/latency.py); none for loopback's."""
+    return relay(rtt_ms) if rtt_ms else contextlib.nullcontext([])
+
+
+def main(runs: int, anchor_dir: Path | None, floor: bool = True, rtt_ms: float = 0) -> None:
     if anchor_dir is not None and (why := missing(anchor_dir)):
         sys.exit(why)
     targets = [APP, ANCHOR] if anchor_dir else [APP]
@@ -196,8 +202,8 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True) -> None:
         with _maybe_anchor(anchor_dir, provider) as anchor_base, \
                 (bare_reflex_app() if floor else contextlib.nullcontext()) as bare_base:
             bases = {APP.name: app_base, ANCHOR.name: anchor_base}
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            with network(rtt_ms) as network_flags, sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *network_flags])
                 for run_number in range(runs + 1):  # the first round warms the servers and is not counted
                     order = targets if run_number % 2 == 0 else targets[::-1]  # app, anchor, anchor, app, ...
                     for target in order:
@@ -210,6 +216,8 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True) -> None:
                         if run_number > 0:
                             floors.append(took)
                 browser.close()
+    if rtt_ms:
+        print(f"(every connection of the browser {rtt_ms:g} ms round trip away: bench/latency.py)")
     if anchor_dir is None:
         print("(app only: give --anchor DIR or BENCH_ANCHOR to time the Next.js anchor in the same run)")
         print("| step | median ms | p95 ms | runs |")
@@ -245,5 +253,8 @@ if __name__ == "__main__":
     parser.add_argument("--anchor", type=Path, default=os.environ.get("BENCH_ANCHOR") or None,
                         help="the Next.js anchor's build dir (default: $BENCH_ANCHOR; none: the app alone)")
     parser.add_argument("--no-floor", action="store_true", help="don't time the bare Reflex page")
+    parser.add_argument("--rtt", type=float, default=0, help="the browser's round-trip time to every server, ms "
+                        "(bench/latency.py; default: loopback's)")
     arguments = parser.parse_args()
-    main(arguments.runs, arguments.anchor.resolve() if arguments.anchor else None, floor=not arguments.no_floor)
+    main(arguments.runs, arguments.anchor.resolve() if arguments.anchor else None, floor=not arguments.no_floor,
+         rtt_ms=arguments.rtt)
