@@ -152,6 +152,45 @@ def test_pages_show_who_is_signed_in_before_their_websocket_answers(app_url, chr
     assert page.locator("script", has_text="__reflexLogtoFirstState").count() == 0  # and gone from the page
 
 
+def test_back_from_the_provider_the_page_goes_on_without_waiting_for_its_websocket(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(f"{app_url}/")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    hold_websockets(page)  # from here on, no websocket of this tab reaches the app
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    expect(page.get_by_role("table").get_by_role("row").filter(has_text="email_verified")).to_contain_text("true")
+    expect(page).to_have_url(f"{app_url}/")
+    screenshot(page, "back-without-the-websocket")
+
+
+def test_back_from_the_provider_the_return_page_loads_once(app_url, context):
+    """The callback page goes on by itself and its handler only spends the outcome: the return
+    page's on_load runs once, not again for a redirect to where the tab already is."""
+    page = context.new_page()
+    page.goto(f"{app_url}/")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    sockets: list[tuple[list[str], list[str]]] = []  # (sent, received) of each websocket from the callback page on
+
+    def watch(ws):
+        sent, received = [], []
+        sockets.append((sent, received))
+        ws.on("framesent", lambda payload: sent.append(str(payload)))
+        ws.on("framereceived", lambda payload: received.append(str(payload)))
+
+    page.on("websocket", watch)
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    page.wait_for_timeout(1500)  # room for a second load, were one coming
+    assert len(sockets) == 1, "the way back opened more than one websocket"
+    sent, received = sockets[0]
+    assert not [frame for frame in received if '"_redirect"' in frame]  # the handler sent it nowhere
+    assert sum("on_load_internal" in frame for frame in sent) == 1, sent
+    assert page.evaluate("() => sessionStorage.getItem('logto_moved_on')") in (None, "")  # spent
+
+
 def test_provider_error_is_shown_escaped_with_try_again(app_url, dev_provider, context, screenshot):
     page = context.new_page()
     authorizations: list[str] = []

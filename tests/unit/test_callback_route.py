@@ -3,15 +3,25 @@ the built callback page and the session cookie, and the page's handler only read
 The in-page handoff (POST to the session route) for where it doesn't."""
 
 import asyncio
+import json
+import re
 import urllib.parse
 
 import httpx
 import pytest
 
 from reflex_logto.reflex import routes
+from reflex_logto.reflex.state import AuthState
 from tests.support.reflex_state import auth_state, client_redirect, navigation, run
 
-PAGE = b"<!doctype html><title>Signing in</title><p>Signing in...</p>"
+PAGE = b"<!doctype html><html><head><title>Signing in</title></head><body><p>Signing in...</p></body></html>"
+CARRIED = re.compile(rb"<script>window\.__reflexLogtoFirstState=(.*?);document\.currentScript\.remove\(\)</script>")
+
+
+def carried(response) -> dict | None:
+    """What the page carries to the tab (`first_state.py`), or None."""
+    found = CARRIED.search(response.content)
+    return json.loads(found.group(1)) if found else None
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +67,7 @@ async def test_the_callback_request_signs_in_and_the_page_moves_on_without_a_pag
     params = await rp.begin("/orders/7?tab=items")
     response, page, events = await land_on_callback(rp, await rp.code_response(params))
 
-    assert response.status_code == 200 and response.content == PAGE
+    assert response.status_code == 200 and CARRIED.sub(b"", response.content) == PAGE
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["referrer-policy"] == "no-referrer"  # the URL holds the code
     assert sets(response, "logto_session") and sets(response, "logto_signin_result")
@@ -65,6 +75,38 @@ async def test_the_callback_request_signs_in_and_the_page_moves_on_without_a_pag
     assert rp.count("sessions") == 1
     assert client_redirect(events) == "https://app.example/orders/7?tab=items"
     assert navigation(events) is None and page.error_code == ""
+
+
+async def test_the_page_carries_the_new_session_and_where_to_go_and_its_handler_only_spends_the_outcome(rp):
+    params = await rp.begin("/orders/7?tab=items")
+    query = await rp.code_response(params)
+    response = await rp.browser.get(f"/callback?{urllib.parse.urlencode(query)}")
+
+    page_carries = carried(response)
+    state = page_carries["state"][AuthState.get_full_name()]
+    assert state["signed_in_rx_state_"] is True and state["user_sub_rx_state_"] == "user-1"
+    assert page_carries["go"] == "/orders/7?tab=items"  # a path of this app, never a URL
+    outcome, pending = rp.flow.cookies.callback_result(rp.cookie_header())
+    assert page_carries["outcome"] == outcome and not pending
+    assert int(response.headers["content-length"]) == len(response.content)
+
+    # The page went on by itself and says so: its handler spends the outcome and sends it nowhere.
+    page = auth_state(f"/callback?{urllib.parse.urlencode(query)}", cookie=rp.cookie_header())
+    page.moved_on = outcome
+    events = await run(page.finish_sign_in)
+    assert client_redirect(events) is None and navigation(events) is None
+    assert page.error_code == "" and page.moved_on == ""
+    assert await rp.flow.take_callback_result(outcome, rp.flow.cookies.binding(rp.cookie_header())) is None
+
+
+async def test_a_page_that_says_it_went_on_with_another_outcome_is_sent_on_as_usual(rp):
+    params = await rp.begin("/orders/7")
+    query = await rp.code_response(params)
+    await rp.browser.get(f"/callback?{urllib.parse.urlencode(query)}")
+    page = auth_state(f"/callback?{urllib.parse.urlencode(query)}", cookie=rp.cookie_header())
+    page.moved_on = "an-earlier-sign-in-s-outcome"
+    events = await run(page.finish_sign_in)
+    assert client_redirect(events) == "https://app.example/orders/7" and page.error_code == ""
 
 
 async def test_the_outcome_is_read_once_and_a_replayed_callback_signs_nobody_in(rp):

@@ -80,7 +80,7 @@ async def signed_in(rp):
 async def test_a_page_carries_the_claims_of_the_session_its_cookie_names(signed_in):
     response = await get("/", signed_in.cookie_header(), **NAVIGATION, **{"accept-encoding": "gzip", "if-none-match": '"1"'})
 
-    state = carried(response)[AUTH]
+    state = carried(response)["state"][AUTH]
     assert state["loaded_rx_state_"] is True and state["signed_in_rx_state_"] is True
     assert state["user_sub_rx_state_"] == "user-1"
     assert {row["key"] for row in state["claims_rx_state_"]} >= {"sub", "iss", "aud"}
@@ -104,7 +104,7 @@ async def test_no_token_rides_with_the_page(signed_in):
 
 async def test_without_a_session_a_public_page_carries_signed_out_and_is_checked_each_time(rp):
     response = await get("/", **NAVIGATION)
-    state = carried(response)[AUTH]
+    state = carried(response)["state"][AUTH]
     assert state["loaded_rx_state_"] is True and state["signed_in_rx_state_"] is False
     assert state["claims_rx_state_"] == [] and state["user_name_rx_state_"] == ""
     assert response.headers["cache-control"] == "private, no-cache"
@@ -114,7 +114,7 @@ async def test_a_session_that_ended_says_why(signed_in):
     cookie = signed_in.cookie_header()
     session = (await signed_in.flow.sessions.lookup(signed_in.flow.cookies.session(cookie))).session
     await signed_in.flow.sessions.end(session.key, "revoked")
-    state = carried(await get("/", cookie, **NAVIGATION))[AUTH]
+    state = carried(await get("/", cookie, **NAVIGATION))["state"][AUTH]
     assert state["signed_in_rx_state_"] is False and state["notice_rx_state_"] == "revoked"
     assert state["notice_message_rx_state_"]  # the sentence, as the hydrate would bring it
 
@@ -167,7 +167,10 @@ def test_no_claim_value_can_end_the_script(name):
     inner = script[len(b"<script>"): -len(b"</script>")]
     assert b"<" not in inner and b">" not in inner and b"&" not in inner
     assert all(byte < 0x80 for byte in script) and b"\xe2\x80\xa8" not in script  # no raw line separators
-    assert json.loads(SCRIPT.search(script).group(1)) == state
+    assert json.loads(SCRIPT.search(script).group(1)) == {"state": state}
+    where = {"go": "/orders/</script>?q=<!--", "outcome": "id"}
+    assert json.loads(SCRIPT.search(state_script(state, **where)).group(1)) == {"state": state, **where}
+    assert b"</script>" not in state_script(state, **where)[len(b"<script>"): -len(b"</script>")]
 
 
 def test_the_script_goes_at_the_end_of_the_head_and_a_page_without_one_is_left_alone():

@@ -16,6 +16,12 @@ user's claims is `private, no-store`. A page that sends a signed-out visitor to
 sign in as it loads carries nothing for them (it would show "signed out" for a
 moment first), nor does any page while the session store doesn't answer: those
 wait for their websocket, as before.
+
+The callback page carries one thing more where its request finished the sign-in: where to
+go (the page the sign-in started on). It goes there at once, with the user already shown,
+and tells its handler so through the tab's session storage (`AuthState.moved_on`), so the
+handler only spends the outcome: on a network with round trips, waiting for the websocket
+to say where to go cost the socket's handshake and the hydrate's round trip.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, under
 from reflex_logto.reflex.runtime import get_flow
-from reflex_logto.reflex.state import AuthState
+from reflex_logto.reflex.state import MOVED_ON_KEY, AuthState
 from reflex_logto.sessions.store import Lookup
 
 log = logging.getLogger(__name__)
 
 GLOBAL = "__reflexLogtoFirstState"
-"""Where the page's script leaves the first state for the page to take (once)."""
+"""Where the page's script leaves what it carries for the page to take (once)."""
+
 
 # Headers of the built file that no longer describe the page once it carries a state.
 _FILE_HEADERS = (b"content-length", b"content-encoding", b"etag", b"last-modified", b"cache-control", b"vary")
@@ -57,20 +64,25 @@ def first_state(lookup: Lookup) -> dict[str, dict[str, Any]]:
     return {name: root.get_delta()[name]}
 
 
-def state_script(state: dict[str, dict[str, Any]]) -> bytes:
-    """The `<script>` that hands `state` to the page and removes itself; safe for any claim
-    value (nothing in it can end the script or the JSON string)."""
-    encoded = json.dumps(state, ensure_ascii=True, separators=(",", ":"))
+def state_script(state: dict[str, dict[str, Any]], *, go: str | None = None, outcome: str | None = None) -> bytes:
+    """The `<script>` that hands `state` (and, on the callback page, where to `go` with the id of
+    the `outcome` it read) to the page and removes itself; safe for any claim value (nothing in
+    it can end the script or the JSON string)."""
+    carried: dict[str, Any] = {"state": state}
+    if go is not None:
+        carried |= {"go": go, "outcome": outcome}
+    encoded = json.dumps(carried, ensure_ascii=True, separators=(",", ":"))
     encoded = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f"<script>window.{GLOBAL}={encoded};document.currentScript.remove()</script>".encode("ascii")
 
 
-def with_first_state(page: bytes, state: dict[str, dict[str, Any]]) -> bytes:
-    """`page` (a built page's HTML) with the script at the end of its head; as it was without one."""
+def with_first_state(page: bytes, state: dict[str, dict[str, Any]], **where: str) -> bytes:
+    """`page` (a built page's HTML) with the script at the end of its head; as it was without one.
+    `where` is `state_script`'s `go` and `outcome`."""
     head_end = page.find(b"</head>")
     if head_end < 0:
         return page
-    return page[:head_end] + state_script(state) + page[head_end:]
+    return page[:head_end] + state_script(state, **where) + page[head_end:]
 
 
 def page_headers(headers: list[tuple[bytes, bytes]], body: bytes, *, signed_in: bool) -> list[tuple[bytes, bytes]]:
@@ -165,23 +177,43 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 # The page takes the state once, after React has hydrated it (the built page was rendered
 # with the defaults, and hydration must find what it rendered), and before the tab's
-# websocket asks for its state: a child's effects run before its providers'.
+# websocket asks for its state: a child's effects run before its providers'. Reflex 0.10.1's
+# first hydrate leaves out every var still at its compiled default (the frontend sends the
+# hashes of `initialState`, state by state, in sorted order after a digest of the names): a
+# state this page changed is asked for whole, so the websocket's answer replaces all of it.
 _RECEIVE = f"""useEffect(() => {{
-  const first = window.{GLOBAL};
-  if (!first) return;
+  const carried = window.{GLOBAL};
+  if (!carried) return;
   delete window.{GLOBAL};
-  for (const [name, delta] of Object.entries(first)) dispatchers[name]?.(delta);
+  const names = Object.keys(initialState).sort();
+  for (const [name, delta] of Object.entries(carried.state)) {{
+    if (!dispatchers[name]) continue;
+    const at = names.indexOf(name);
+    if (at >= 0) initialStateHashes[at + 1] = "";
+    dispatchers[name](delta);
+  }}
+  if (carried.go) {{
+    sessionStorage.setItem({json.dumps(MOVED_ON_KEY)}, carried.outcome);
+    navigate(carried.go, {{ replace: true }});
+  }}
 }}, []);"""
 
 
 class _FirstStateReceiver(rx.Fragment):
-    """Applies the state the page response carried to the tab's state store; renders nothing."""
+    """Applies what the page response carried to the tab's state store (and, on the callback
+    page, goes on); renders nothing."""
 
     def add_hooks(self) -> list[str | rx.Var]:
         return [
             rx.Var(
-                "const dispatchers = useContext(DispatchContext);",
-                _var_data=VarData(imports={"react": ["useContext"], "$/utils/context": ["DispatchContext"]}),
+                "const dispatchers = useContext(DispatchContext);\nconst navigate = useNavigate();",
+                _var_data=VarData(
+                    imports={
+                        "react": ["useContext"],
+                        "react-router": ["useNavigate"],
+                        "$/utils/context": ["DispatchContext", "initialState", "initialStateHashes"],
+                    }
+                ),
             ),
             rx.Var(_RECEIVE, _var_data=VarData(imports={"react": ["useEffect"]})),
         ]

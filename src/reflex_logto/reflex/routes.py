@@ -24,6 +24,7 @@ from reflex_logto.errors import InvalidCallback, InvalidLogoutToken, SignInError
 from reflex_logto.oidc.tokens import TokenSet
 from reflex_logto.reflex.asset_cache import service_worker_route, static_dir
 from reflex_logto.reflex.cookies import valid_binding
+from reflex_logto.reflex.first_state import first_state, with_first_state
 from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.runtime import get_flow
@@ -189,7 +190,26 @@ async def callback(request: Request) -> Response:
     except Exception:
         # The page's handler then finds no outcome; it sees the session cookie if there is one.
         log.warning("the callback's outcome could not be kept", exc_info=True)
+        return response
+    if session_started:
+        await _carry_the_sign_in(response, page, flow, session_id, return_url, result_id)
     return response
+
+
+async def _carry_the_sign_in(
+    response: Response, page: bytes, flow: SignInFlow, session_id: str, return_url: str, result_id: str
+) -> None:
+    """The page carries the new session's first state and where to go (`first_state.py`), so it
+    goes on as soon as it has hydrated; without them (the lookup failed) it asks its handler."""
+    try:
+        lookup = await flow.sessions.lookup(session_id, touch=False)
+    except Exception:
+        log.warning("the new session could not be read back: the callback page asks its handler", exc_info=True)
+        return
+    target = urllib.parse.urlsplit(return_url)
+    go = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, target.fragment))
+    response.body = with_first_state(page, first_state(lookup), go=go, outcome=result_id)
+    response.headers["content-length"] = str(len(response.body))
 
 
 async def _redeem(flow: SignInFlow, request: Request, binding: str) -> tuple[SignInTransaction, TokenSet]:

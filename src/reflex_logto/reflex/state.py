@@ -27,6 +27,8 @@ from reflex_logto.sessions.store import Lookup, Session
 
 log = logging.getLogger(__name__)
 
+MOVED_ON_KEY = "logto_moved_on"
+"""The session storage key of `AuthState.moved_on`."""
 CALLBACK_RESULT_WAIT_SECONDS = 9.0
 """How long the callback page waits for a sign-in its request left finishing: past the most
 that may take (`routes.BEHIND_THE_PAGE_SECONDS`), within the 10 s for which Reflex's Redis
@@ -102,6 +104,10 @@ class AuthState(rx.State):
     """Why this tab was signed out without asking ("idle", "revoked", ...), or ""."""
     provider_unreachable: bool = False
     """A token refresh is overdue because the provider can't be reached."""
+    moved_on: str = rx.SessionStorage("", name=MOVED_ON_KEY)
+    """The outcome (its id) that a callback page carried and went on with by itself, kept in the
+    tab's session storage, so the page's handler only spends it (`first_state.py`). The browser's
+    to set: all it can do is spare its tab a second trip to the page it is already on."""
 
     @rx.var
     def error_message(self) -> str:
@@ -345,6 +351,9 @@ class AuthState(rx.State):
         except Exception as err:
             result = failure(err)
         if "return_url" in result:
+            if kept is not None and self.moved_on == kept[0]:
+                self.moved_on = ""  # the page carried this outcome and has gone on already
+                return
             yield rx.redirect(result["return_url"], replace=True)  # same origin: no page load
         elif "handoff_url" in result:
             yield take_session(result["handoff_url"])
