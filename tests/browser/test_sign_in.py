@@ -152,6 +152,34 @@ def test_pages_show_who_is_signed_in_before_their_websocket_answers(app_url, chr
     assert page.locator("script", has_text="__reflexLogtoFirstState").count() == 0  # and gone from the page
 
 
+def test_the_websocket_s_answer_replaces_the_state_the_page_carried(app_url, context):
+    """A session that ends between the page's response and its websocket's first answer: the
+    answer says signed out, whole, though "signed out" is what a new page starts from."""
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+
+    held: list = []
+    received: list[str] = []
+    page.route_web_socket(re.compile(r"/_event"), lambda socket: held.append(socket))
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()  # carried by the page
+    other = context.new_page()
+    other.goto(app_url)
+    other.get_by_role("button", name="Sign out").click()  # the session ends elsewhere
+    expect(other.get_by_text("You are not signed in.")).to_be_visible()
+    other.close()
+
+    socket = held[0]
+    server = socket.connect_to_server()
+    server.on_message(lambda message: (received.append(str(message)), socket.send(message)))
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    first_answer = next(frame for frame in received if "auth_state" in frame)
+    assert '"signed_in_rx_state_":false' in first_answer and '"claims_rx_state_":[]' in first_answer
+
+
 def test_back_from_the_provider_the_page_goes_on_without_waiting_for_its_websocket(app_url, context, screenshot):
     page = context.new_page()
     page.goto(f"{app_url}/")
