@@ -59,8 +59,9 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
 async def _serve(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, delay: float) -> None:
     """One SOCKS5 CONNECT (RFC 1928, no authentication), then the bytes both ways, delayed."""
     try:
-        version, methods = await client_reader.readexactly(2)
-        await client_reader.readexactly(methods)
+        version, count = await client_reader.readexactly(2)
+        if 0 not in await client_reader.readexactly(count):
+            raise ValueError("the client offers no way in without authentication")
         client_writer.write(b"\x05\x00")
         _, command, _, kind = await client_reader.readexactly(4)
         if kind == 1:

@@ -24,6 +24,7 @@ import httpx
 import websockets
 
 from reflex_logto.reflex.account_state import AccountState
+from reflex_logto.reflex.first_state import ELEMENT_ID
 from reflex_logto.reflex.state import AuthState
 from tests.support.provider_browser import forms
 
@@ -35,6 +36,8 @@ NAMESPACE = "/_event"
 ANSWER_TIMEOUT = 60  # seconds: under load the app may queue events
 
 _PAGE_LOAD = re.compile(r'window\.location\.(?:assign|replace)\(("[^"]+")\)')  # navigation.page_load
+CARRIED = re.compile(rf'<script type="application/json" id="{ELEMENT_ID}">(.*?)</script>')  # first_state.py
+CALLBACK_PATH = "/callback"
 _HANDOFF = re.compile(r'^  const handoff = ("[^"]+");$', re.MULTILINE)
 
 
@@ -160,6 +163,12 @@ class Tab:
         await self.socket.close()
 
 
+def _carried_go(html: str) -> str | None:
+    """Where a page's first state says to go at once (the callback page's), or None."""
+    found = CARRIED.search(html)
+    return json.loads(found.group(1)).get("go") if found else None
+
+
 def _router_data(parts: urllib.parse.SplitResult) -> dict[str, Any]:
     path = parts.path or "/"
     data: dict[str, Any] = {"pathname": path, "asPath": path + (f"?{parts.query}" if parts.query else "")}
@@ -192,7 +201,10 @@ class UserAgent:
         page = await self.http.get(urllib.parse.urljoin(self.base + "/", url), follow_redirects=True)
         page.raise_for_status()
         tab = await Tab.connect(self.base, self.token, str(page.url), self.cookie_header(), user_agent=self.user_agent)
-        return await tab.hydrated()
+        tab = await tab.hydrated()
+        if go := _carried_go(page.text):  # the callback page goes on by itself (reflex/first_state.py)
+            tab = await tab.route(go)
+        return tab
 
     async def go(self, tab: Tab, to: Navigation, *, credentials: tuple[str, str] | None = None) -> Tab:
         """Move `tab` on as the browser would: the page it lands on, hydrated (the provider's
@@ -215,7 +227,8 @@ class UserAgent:
         tab = await self.open(page)
         await tab.send("sign_in")
         tab = await self.go(tab, await tab.navigation(), credentials=credentials)  # the callback
-        tab = await self.go(tab, await tab.navigation())
+        if tab.path.rstrip("/") == CALLBACK_PATH:  # it didn't go on by itself: its handler sends it on
+            tab = await self.go(tab, await tab.navigation())
         if tab.var("signed_in") is not True:
             raise ProtocolError(f"not signed in after the callback: {tab.var('error_code')!r}")
         return tab

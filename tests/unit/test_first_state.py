@@ -10,11 +10,11 @@ import re
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from reflex_logto.config import Secret
-from reflex_logto.reflex.first_state import GLOBAL, carry_first_state, first_state, state_script, with_first_state
+from reflex_logto.reflex.first_state import ELEMENT_ID, carry_first_state, first_state, state_block, with_first_state
 from reflex_logto.reflex.state import AuthState
 from reflex_logto.sessions.store import Lookup
 from tests.support.app_server import free_port
@@ -23,7 +23,7 @@ from tests.support.relying_party import RelyingParty
 
 PAGE = b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>Loading</p></body></html>"
 AUTH = AuthState.get_full_name()
-SCRIPT = re.compile(rb"<script>window\.__reflexLogtoFirstState=(.*?);document\.currentScript\.remove\(\)</script>")
+BLOCK = re.compile(rb'<script type="application/json" id="__reflex_logto_first_state">(.*?)</script>')
 NAVIGATION = {"sec-fetch-dest": "document"}
 
 seen_requests: list[dict[str, str]] = []
@@ -40,11 +40,26 @@ def page(request):
     return HTMLResponse(PAGE, headers=headers)
 
 
-def app(signs_in_on_load=lambda path: path.startswith("/private")) -> Starlette:
-    return carry_first_state(signs_in_on_load, ("/auth", "/callback"))(
+def in_chunks(request):
+    """A page whose body comes in several messages."""
+    return StreamingResponse(iter([PAGE[:20], PAGE[20:50], PAGE[50:]]), media_type="text/html")
+
+
+async def app_own_html(request):
+    return HTMLResponse("<html><head></head><body>an app route's own HTML</body></html>")
+
+
+def app() -> Starlette:
+    return carry_first_state(
+        is_page=lambda path: not path.startswith(("/missing", "/report")),
+        signs_in_on_load=lambda path: path.startswith("/private"),
+        own_routes=("/auth", "/callback"),
+    )(
         Starlette(
             routes=[
                 Route("/missing", lambda request: HTMLResponse("gone", status_code=404)),
+                Route("/report", app_own_html),
+                Route("/chunks", in_chunks),
                 Route("/{path:path}", page, methods=["GET", "HEAD"]),
             ]
         )
@@ -57,7 +72,7 @@ async def get(path: str, cookie: str = "", method: str = "GET", **headers: str) 
 
 
 def carried(response: httpx.Response) -> dict | None:
-    found = SCRIPT.search(response.content)
+    found = BLOCK.search(response.content)
     return json.loads(found.group(1)) if found else None
 
 
@@ -87,7 +102,7 @@ async def test_a_page_carries_the_claims_of_the_session_its_cookie_names(signed_
     # Whole and fresh: no 304, no compressed file, no validators of the file left.
     assert response.status_code == 200 and int(response.headers["content-length"]) == len(response.content)
     assert response.content.startswith(PAGE[: PAGE.find(b"</head>")]) and response.content.endswith(PAGE[PAGE.find(b"</head>"):])
-    assert not {"etag", "last-modified", "content-encoding"} & set(response.headers)
+    assert not {"etag", "last-modified", "content-encoding", "accept-ranges"} & set(response.headers)
     assert not {"accept-encoding", "if-none-match"} & set(seen_requests[-1])
     # A signed-in user's claims are kept by no cache, shared or not.
     assert response.headers["cache-control"] == "private, no-store"
@@ -102,12 +117,46 @@ async def test_no_token_rides_with_the_page(signed_in):
     assert signed_in.flow.cookies.session(signed_in.cookie_header()) not in body  # nor the session id
 
 
-async def test_without_a_session_a_public_page_carries_signed_out_and_is_checked_each_time(rp):
+async def test_without_a_session_a_public_page_carries_signed_out(rp):
     response = await get("/", **NAVIGATION)
     state = carried(response)["state"][AUTH]
     assert state["loaded_rx_state_"] is True and state["signed_in_rx_state_"] is False
     assert state["claims_rx_state_"] == [] and state["user_name_rx_state_"] == ""
-    assert response.headers["cache-control"] == "private, no-cache"
+    # Not kept either: the back button would show a stale "signed out" to a signed-in tab.
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+async def test_a_page_sent_in_several_messages_carries_it_whole(signed_in):
+    response = await get("/chunks", signed_in.cookie_header(), **NAVIGATION)
+    assert BLOCK.sub(b"", response.content) == PAGE and carried(response)["state"][AUTH]["signed_in_rx_state_"]
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+async def test_the_page_is_read_as_bytes_not_sent_by_path(signed_in):
+    """Granian's `pathsend` would send the file itself, around the rewriting."""
+    seen = {}
+
+    async def file_server(scope, receive, send):
+        seen.update(scope.get("extensions", {}))
+        await HTMLResponse(PAGE)(scope, receive, send)
+
+    wrapped = carry_first_state(lambda path: True, lambda path: False)(file_server)
+    scope = {
+        "type": "http", "method": "GET", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+        "scheme": "https", "server": ("app.example", 443), "http_version": "1.1",
+        "headers": [(b"sec-fetch-dest", b"document"), (b"cookie", signed_in.cookie_header().encode())],
+        "extensions": {"http.response.pathsend": {}, "other": {}},
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    await wrapped(scope, receive, send)
+    assert seen == {"other": {}} and BLOCK.search(sent[-1]["body"])
 
 
 async def test_a_session_that_ended_says_why(signed_in):
@@ -134,12 +183,13 @@ async def test_a_page_that_sends_a_signed_out_visitor_to_sign_in_carries_nothing
         ("/auth/signed-out", "GET", NAVIGATION),  # the routes answer for themselves
         ("/callback", "GET", NAVIGATION),
         ("/assets/app-0123abcd.js", "GET", NAVIGATION),
+        ("/report", "GET", NAVIGATION),  # an app route's own HTML, not a Reflex page
     ],
 )
 async def test_only_page_navigations_carry_it(signed_in, path, method, headers):
     response = await get(path, signed_in.cookie_header(), method, **headers)
-    assert carried(response) is None and b"__reflexLogto" not in response.content
-    assert response.headers.get("etag") == '"1"'  # the file as served
+    assert carried(response) is None and ELEMENT_ID.encode() not in response.content
+    assert response.headers.get("etag") == '"1"' or path == "/report"  # the file as served
 
 
 async def test_a_page_that_is_not_found_is_left_as_it_is(signed_in):
@@ -161,22 +211,20 @@ async def test_while_the_store_does_not_answer_the_page_waits_for_its_websocket(
     "name",
     ["</script><script>alert(1)</script>", "<!--<script>", "a\u2028b\u2029c", "&lt;\"'\\", "\x00\x1f"],
 )
-def test_no_claim_value_can_end_the_script(name):
+def test_no_claim_value_can_end_the_block(name):
     state = {AUTH: {"user_name_rx_state_": name}}
-    script = state_script(state)
-    inner = script[len(b"<script>"): -len(b"</script>")]
-    assert b"<" not in inner and b">" not in inner and b"&" not in inner
-    assert all(byte < 0x80 for byte in script) and b"\xe2\x80\xa8" not in script  # no raw line separators
-    assert json.loads(SCRIPT.search(script).group(1)) == {"state": state}
-    where = {"go": "/orders/</script>?q=<!--", "outcome": "id"}
-    assert json.loads(SCRIPT.search(state_script(state, **where)).group(1)) == {"state": state, **where}
-    assert b"</script>" not in state_script(state, **where)[len(b"<script>"): -len(b"</script>")]
+    for block, carried_as in [(state_block(state), {"state": state}),
+                              (state_block(state, go=f"/orders/{name}"), {"state": state, "go": f"/orders/{name}"})]:
+        inner = BLOCK.search(block).group(1)
+        assert b"<" not in inner and b">" not in inner and b"&" not in inner
+        assert all(byte < 0x80 for byte in block)  # no raw line separators either
+        assert json.loads(inner) == carried_as
 
 
-def test_the_script_goes_at_the_end_of_the_head_and_a_page_without_one_is_left_alone():
+def test_the_block_goes_at_the_end_of_the_head_and_a_page_without_one_is_left_alone():
     state = {AUTH: {"loaded_rx_state_": True}}
     page_with = with_first_state(PAGE, state)
-    assert page_with.index(b"<script>window." + GLOBAL.encode()) == PAGE.index(b"</head>")
+    assert page_with.index(b'<script type="application/json"') == PAGE.index(b"</head>")
     assert with_first_state(b"<p>no head</p>", state) == b"<p>no head</p>"
 
 

@@ -70,18 +70,19 @@ class CookiePolicy:
     def sign_in_done(self, cookie_header: str | None) -> bool:
         return _read(cookie_header, self.done_name) == "1"
 
-    def set_callback_result(self, response: Response, result_id: str, *, pending: bool = False) -> None:
-        """`pending`: the outcome is still to come (the page waits for it)."""
-        value = f"{result_id}.{'pending' if pending else 'kept'}"
-        self._set(response, self.result_name, value, max_age=CALLBACK_RESULT_MAX_AGE, domain=None)
+    def set_callback_result(self, response: Response, result_id: str, status: str = "kept") -> None:
+        """How the callback page learns the outcome `result_id`: "kept" for it to read, "pending"
+        still to come (the page waits for it), "carried" by the page itself (nothing to read)."""
+        assert status in CALLBACK_RESULT_STATUSES
+        self._set(response, self.result_name, f"{result_id}.{status}", max_age=CALLBACK_RESULT_MAX_AGE, domain=None)
 
     def clear_callback_result(self, response: Response) -> None:
         self._set(response, self.result_name, "", max_age=0, domain=None)
 
-    def callback_result(self, cookie_header: str | None) -> tuple[str, bool] | None:
-        """(the outcome's id, whether it was still to come), or None."""
+    def callback_result(self, cookie_header: str | None) -> tuple[str, str] | None:
+        """(the outcome's id, its status: "kept", "pending" or "carried"), or None."""
         result_id, _, status = (_read(cookie_header, self.result_name) or "").partition(".")
-        return (result_id, status == "pending") if result_id else None
+        return (result_id, status) if result_id and status in CALLBACK_RESULT_STATUSES else None
 
     def set_binding(self, response: Response, value: str) -> None:
         response.raw_headers.append((b"set-cookie", self.binding_header(value).encode("latin-1")))
@@ -102,6 +103,9 @@ class CookiePolicy:
 
     def binding(self, cookie_header: str | None) -> str | None:
         return _read(cookie_header, self.binding_name)
+
+
+CALLBACK_RESULT_STATUSES = ("kept", "pending", "carried")
 
 
 def valid_binding(value: str | None) -> TypeGuard[str]:

@@ -4,24 +4,27 @@ Reflex builds each page once, before anyone asks for it, and a tab learns its
 state over the websocket only once React has hydrated the page: the hydrate's
 round trip stood between the page's first paint and the user's name (or the
 Sign in button). Where one origin serves both the pages and this backend
-(production), a page loaded by a browser now carries the AuthState the hydrate
-would bring it (the same session lookup, the same `AuthState._show_lookup`),
-in a small script that hands it over and removes itself before React reads the
-document; the page applies it as soon as it has hydrated, and the hydrate's
-own answer, which follows, is the authority and replaces it.
+(production), a page a browser navigates to now carries the AuthState the
+hydrate would bring it (the same session lookup, the same
+`AuthState._show_lookup`), in a JSON block at the end of its head. The app's
+scripts take it (and remove it) as they load, before React reads the document;
+the page applies it as soon as React has hydrated it, and the websocket's first
+answer, which follows, is the authority and replaces it whole.
 
 What is carried is what the tab would show anyway, to the browser holding the
-session cookie: the user's claims, never a token. A page carrying a signed-in
-user's claims is `private, no-store`. A page that sends a signed-out visitor to
-sign in as it loads carries nothing for them (it would show "signed out" for a
-moment first), nor does any page while the session store doesn't answer: those
-wait for their websocket, as before.
+session cookie: the user's claims, never a token. A page that carries a state is
+`private, no-store`. A page that sends a signed-out visitor to sign in as it
+loads carries nothing for them (it would show "signed out" for a moment first),
+nor does any page while the session store doesn't answer: those wait for their
+websocket, as before. Only Reflex's own pages are touched, never an app route
+that answers HTML of its own.
 
-The callback page carries one thing more where its request finished the sign-in: where to
-go (the page the sign-in started on). It goes there at once, with the user already shown,
-and tells its handler so through the tab's session storage (`AuthState.moved_on`), so the
-handler only spends the outcome: on a network with round trips, waiting for the websocket
-to say where to go cost the socket's handshake and the hydrate's round trip.
+The callback page carries one thing more where its request finished the
+sign-in: where to go (the page the sign-in started on, stored when it
+started). It goes there as soon as it has hydrated, with the user already
+shown; its handler, told so by the outcome cookie, does nothing. On a network
+with round trips, waiting for the websocket to say where to go cost the
+socket's handshake and the hydrate's round trip.
 """
 
 from __future__ import annotations
@@ -38,19 +41,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, under
 from reflex_logto.reflex.runtime import get_flow
-from reflex_logto.reflex.state import MOVED_ON_KEY, AuthState
+from reflex_logto.reflex.state import AuthState, EveryMinute
 from reflex_logto.sessions.store import Lookup
 
 log = logging.getLogger(__name__)
 
-GLOBAL = "__reflexLogtoFirstState"
-"""Where the page's script leaves what it carries for the page to take (once)."""
-
+ELEMENT_ID = "__reflex_logto_first_state"
+"""The id of the JSON block a page carries its first state in."""
 
 # Headers of the built file that no longer describe the page once it carries a state.
-_FILE_HEADERS = (b"content-length", b"content-encoding", b"etag", b"last-modified", b"cache-control", b"vary")
-# Request headers that would let the file server answer with a compressed file or a 304.
+_FILE_HEADERS = (
+    b"content-length", b"content-encoding", b"etag", b"last-modified", b"cache-control", b"vary", b"accept-ranges",
+)
+# Request headers that would let the file server answer with a compressed file, a part, or a 304.
 _FILE_NEGOTIATION = (b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range")
+
+_store_down = EveryMinute("pages load without their first state: the session store is not answering (logged once a minute)")
 
 
 def first_state(lookup: Lookup) -> dict[str, dict[str, Any]]:
@@ -64,79 +70,95 @@ def first_state(lookup: Lookup) -> dict[str, dict[str, Any]]:
     return {name: root.get_delta()[name]}
 
 
-def state_script(state: dict[str, dict[str, Any]], *, go: str | None = None, outcome: str | None = None) -> bytes:
-    """The `<script>` that hands `state` (and, on the callback page, where to `go` with the id of
-    the `outcome` it read) to the page and removes itself; safe for any claim value (nothing in
-    it can end the script or the JSON string)."""
-    carried: dict[str, Any] = {"state": state}
-    if go is not None:
-        carried |= {"go": go, "outcome": outcome}
+def state_block(state: dict[str, dict[str, Any]], *, go: str | None = None) -> bytes:
+    """The JSON block that carries `state` (and, on the callback page, where to `go`): data, never
+    run, so no Content-Security-Policy stands in its way; nothing in a claim value can end it."""
+    carried: dict[str, Any] = {"state": state} if go is None else {"state": state, "go": go}
     encoded = json.dumps(carried, ensure_ascii=True, separators=(",", ":"))
     encoded = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f"<script>window.{GLOBAL}={encoded};document.currentScript.remove()</script>".encode("ascii")
+    return f'<script type="application/json" id="{ELEMENT_ID}">{encoded}</script>'.encode("ascii")
 
 
-def with_first_state(page: bytes, state: dict[str, dict[str, Any]], **where: str) -> bytes:
-    """`page` (a built page's HTML) with the script at the end of its head; as it was without one.
-    `where` is `state_script`'s `go` and `outcome`."""
+def with_first_state(page: bytes, state: dict[str, dict[str, Any]], *, go: str | None = None) -> bytes:
+    """`page` (a built page's HTML) with the block at the end of its head; as it was without one."""
     head_end = page.find(b"</head>")
     if head_end < 0:
         return page
-    return page[:head_end] + state_script(state, **where) + page[head_end:]
+    return page[:head_end] + state_block(state, go=go) + page[head_end:]
 
 
-def page_headers(headers: list[tuple[bytes, bytes]], body: bytes, *, signed_in: bool) -> list[tuple[bytes, bytes]]:
-    """A built page's response headers, for that page carrying a first state in `body`."""
+def page_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """A built page's response headers, for that page carrying a first state in `body`: kept by
+    no cache, so neither a shared one nor the browser's back button shows it to anyone again."""
     kept = [(k, v) for k, v in headers if k.lower() not in _FILE_HEADERS]
-    return [
-        *kept,
-        (b"content-length", str(len(body)).encode()),
-        # A signed-in user's claims are kept by no cache; a signed-out page is checked every time.
-        (b"cache-control", b"private, no-store" if signed_in else b"private, no-cache"),
-    ]
+    return [*kept, (b"content-length", str(len(body)).encode()), (b"cache-control", b"private, no-store")]
 
 
-def carry_first_state(signs_in_on_load: Callable[[str], bool], own_routes: tuple[str, ...] = ()) -> Callable[[ASGIApp], ASGIApp]:
+def carry_first_state(
+    is_page: Callable[[str], bool], signs_in_on_load: Callable[[str], bool], own_routes: tuple[str, ...] = ()
+) -> Callable[[ASGIApp], ASGIApp]:
     """Wrap the app: a page a browser navigates to carries the tab's first AuthState.
 
-    `signs_in_on_load(path)` says whether the page at `path` sends a signed-out visitor to sign
-    in as it loads; `own_routes` (the auth routes, the callback) answer for themselves.
+    `is_page(path)` says whether `path` is one of the app's Reflex pages; `signs_in_on_load(path)`
+    whether that page sends a signed-out visitor to sign in as it loads; `own_routes` (the auth
+    routes, the callback) answer for themselves.
     """
     skipped = (*NOT_PAGES, *own_routes)
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if (
-                scope["type"] != "http"
-                or scope["method"] != "GET"
-                or under(scope["path"], skipped)
-                or _header(scope, b"sec-fetch-dest") != b"document"  # navigations only
-            ):
+            state = await _state_for(scope, skipped, is_page, signs_in_on_load)
+            if state is None:
                 await app(scope, receive, send)
                 return
-            lookup = await _lookup(_header(scope, b"cookie"))
-            if lookup is None or (lookup.session is None and signs_in_on_load(scope["path"])):
-                await app(scope, receive, send)
-                return
-            state = first_state(lookup)
             file_scope = {
                 **scope,
                 "headers": [h for h in scope["headers"] if h[0].lower() not in _FILE_NEGOTIATION],
                 # The file's bytes, not a path for the server to send (granian's `pathsend`).
                 "extensions": {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"},
             }
-            await app(file_scope, receive, _Rewriter(send, state, signed_in=lookup.session is not None))
+            await app(file_scope, receive, _Rewriter(send, state))
 
         return wrapped
 
     return wrap
 
 
+async def _state_for(
+    scope: Scope, skipped: tuple[str, ...], is_page: Callable[[str], bool], signs_in_on_load: Callable[[str], bool]
+) -> dict[str, dict[str, Any]] | None:
+    """The first state this request's page carries, or None: not a navigation to a page, a page
+    that would flash "signed out", or a store that doesn't answer."""
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return None
+    path = scope["path"]
+    if (
+        under(path, skipped)
+        or _header(scope, b"sec-fetch-dest") != b"document"  # navigations only
+        or not is_page(path)
+    ):
+        return None
+    flow = get_flow()
+    cookie = _header(scope, b"cookie")
+    try:
+        lookup = await flow.sessions.lookup(flow.cookies.session(cookie.decode("latin-1") if cookie else None), touch=False)
+    except Exception:
+        _store_down.warn()
+        return None
+    if lookup.session is None and signs_in_on_load(path):
+        return None
+    try:
+        return first_state(lookup)
+    except Exception:
+        log.exception("a page's first state could not be made: the page loads without it")
+        return None
+
+
 class _Rewriter:
     """The `send` of one page response: a 200 HTML page is held whole, then sent with the state."""
 
-    def __init__(self, send: Send, state: dict[str, dict[str, Any]], *, signed_in: bool):
-        self.send, self.state, self.signed_in = send, state, signed_in
+    def __init__(self, send: Send, state: dict[str, dict[str, Any]]):
+        self.send, self.state = send, state
         self.start: Message | None = None
         self.body = bytearray()
 
@@ -150,24 +172,10 @@ class _Rewriter:
             if message.get("more_body", False):
                 return
             body = with_first_state(bytes(self.body), self.state)
-            headers = page_headers(list(self.start.get("headers", [])), body, signed_in=self.signed_in)
-            await self.send({**self.start, "headers": headers})
+            await self.send({**self.start, "headers": page_headers(list(self.start.get("headers", [])), body)})
             await self.send({"type": "http.response.body", "body": body})
             return
         await self.send(message)
-
-
-async def _lookup(cookie_header: bytes | None) -> Lookup | None:
-    """The session this browser's cookie names, as the hydrate will find it; None if the store
-    doesn't answer (the page then waits for its websocket)."""
-    flow = get_flow()
-    try:
-        return await flow.sessions.lookup(
-            flow.cookies.session(cookie_header.decode("latin-1") if cookie_header else None), touch=False
-        )
-    except Exception as err:
-        log.warning("session lookup for a page's first state failed, the page loads without it: %s", err)
-        return None
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -175,33 +183,51 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return b"; ".join(values) if values else None
 
 
-# The page takes the state once, after React has hydrated it (the built page was rendered
-# with the defaults, and hydration must find what it rendered), and before the tab's
-# websocket asks for its state: a child's effects run before its providers'. Reflex 0.10.1's
-# first hydrate leaves out every var still at its compiled default (the frontend sends the
-# hashes of `initialState`, state by state, in sorted order after a digest of the names): a
-# state this page changed is asked for whole, so the websocket's answer replaces all of it.
-_RECEIVE = f"""useEffect(() => {{
-  const carried = window.{GLOBAL};
-  if (!carried) return;
-  delete window.{GLOBAL};
+# Taken as the app's scripts load, before React reads the document (and before any component
+# can open the tab's websocket): the block is removed, and each carried state's hash in
+# `initialStateHashes` is spoiled. Reflex 0.10.1's first hydrate leaves out every var still at
+# its compiled default (the frontend sends those hashes, state by state, in sorted order after
+# a digest of the names); a state this page changes is asked for whole instead, so the
+# websocket's answer replaces all of it, "signed out" included.
+_TAKE = f"""const carriedFirstState = (() => {{
+  if (typeof document === "undefined") return null;
+  const block = document.getElementById({json.dumps(ELEMENT_ID)});
+  if (!block) return null;
+  block.remove();
+  let carried;
+  try {{
+    carried = JSON.parse(block.textContent);
+  }} catch {{
+    return null;
+  }}
+  if (!carried || typeof carried.state !== "object" || carried.state === null) return null;
   const names = Object.keys(initialState).sort();
-  for (const [name, delta] of Object.entries(carried.state)) {{
-    if (!dispatchers[name]) continue;
+  for (const name of Object.keys(carried.state)) {{
     const at = names.indexOf(name);
     if (at >= 0) initialStateHashes[at + 1] = "";
-    dispatchers[name](delta);
   }}
-  if (carried.go) {{
-    sessionStorage.setItem({json.dumps(MOVED_ON_KEY)}, carried.outcome);
-    navigate(carried.go, {{ replace: true }});
-  }}
-}}, []);"""
+  const go = typeof carried.go === "string" && carried.go.startsWith("/") && !carried.go.startsWith("//") ? carried.go : null;
+  return {{ state: carried.state, go }};
+}})();"""
+
+# Applied once React has hydrated the page (it was built with the defaults, and hydration must
+# find what was built), before the websocket's answer can arrive.
+_APPLY = """useEffect(() => {
+  if (!carriedFirstState) return;
+  for (const [name, delta] of Object.entries(carriedFirstState.state)) dispatchers[name]?.(delta);
+  if (carriedFirstState.go) navigate(carriedFirstState.go, { replace: true });
+}, []);"""
 
 
 class _FirstStateReceiver(rx.Fragment):
     """Applies what the page response carried to the tab's state store (and, on the callback
     page, goes on); renders nothing."""
+
+    def add_imports(self) -> dict[str, list[str]]:
+        return {"$/utils/context": ["initialState", "initialStateHashes"]}
+
+    def add_custom_code(self) -> list[str]:
+        return [_TAKE]
 
     def add_hooks(self) -> list[str | rx.Var]:
         return [
@@ -211,11 +237,11 @@ class _FirstStateReceiver(rx.Fragment):
                     imports={
                         "react": ["useContext"],
                         "react-router": ["useNavigate"],
-                        "$/utils/context": ["DispatchContext", "initialState", "initialStateHashes"],
+                        "$/utils/context": ["DispatchContext"],
                     }
                 ),
             ),
-            rx.Var(_RECEIVE, _var_data=VarData(imports={"react": ["useEffect"]})),
+            rx.Var(_APPLY, _var_data=VarData(imports={"react": ["useEffect"]})),
         ]
 
 

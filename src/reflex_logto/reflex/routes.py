@@ -143,11 +143,14 @@ async def callback(request: Request) -> Response:
     """The provider's redirect, where one origin serves both the pages and this backend: finish
     the sign-in in this request, then answer with the callback page itself (Reflex's, as built).
 
-    The session cookie comes with the page, so the tab's websocket carries it from the start
-    and the page's on_load (`AuthState.finish_sign_in`) only reads how it ended and moves on:
-    no second page load, no second connection. A provider slower than CALLBACK_WAIT_SECONDS
-    gets the page at once instead, showing its progress, and the sign-in ends behind it as on
-    the websocket path (the page fetches the session route). Every check is `SignInFlow`'s.
+    The session cookie comes with the page, so the tab's websocket carries it from the start,
+    and the page carries the new session's first state and where to go: it goes there as soon
+    as it has hydrated, without waiting for its websocket, and its on_load
+    (`AuthState.finish_sign_in`) does nothing. No second page load, no second connection. A
+    failure, or a page that couldn't be given what it carries, leaves an outcome for the on_load
+    to read instead. A provider slower than CALLBACK_WAIT_SECONDS gets the page at once,
+    showing its progress, and the sign-in ends behind it as on the websocket path (the page
+    fetches the session route). Every check is `SignInFlow`'s.
     """
     flow = get_flow()
     page = callback_html(flow.config.callback_path)
@@ -170,13 +173,16 @@ async def callback(request: Request) -> Response:
         except TimeoutError:
             log.info("the provider is slow: the callback page shows its progress while the sign-in ends")
             _finish_behind_the_page(flow, redeeming, binding, result_id)
-            flow.cookies.set_callback_result(response, result_id, pending=True)
+            flow.cookies.set_callback_result(response, result_id, "pending")
             return response
         session_id, return_url = await flow.start_session(
             tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
         )
         session_started = True
         _with_session_cookies(response, flow, session_id)
+        if await _carry_the_sign_in(response, page, flow, session_id, return_url):
+            flow.cookies.set_callback_result(response, result_id, "carried")  # nothing kept: nothing to read
+            return response
         result = {"return_url": return_url}
     except asyncio.CancelledError:
         if not session_started:  # the request went away: the sign-in still ends (or its grant is revoked) behind it
@@ -190,26 +196,27 @@ async def callback(request: Request) -> Response:
     except Exception:
         # The page's handler then finds no outcome; it sees the session cookie if there is one.
         log.warning("the callback's outcome could not be kept", exc_info=True)
-        return response
-    if session_started:
-        await _carry_the_sign_in(response, page, flow, session_id, return_url, result_id)
     return response
 
 
-async def _carry_the_sign_in(
-    response: Response, page: bytes, flow: SignInFlow, session_id: str, return_url: str, result_id: str
-) -> None:
-    """The page carries the new session's first state and where to go (`first_state.py`), so it
-    goes on as soon as it has hydrated; without them (the lookup failed) it asks its handler."""
+async def _carry_the_sign_in(response: Response, page: bytes, flow: SignInFlow, session_id: str, return_url: str) -> bool:
+    """Make the callback page carry the new session's first state and where to go
+    (`first_state.py`); False, the page as built, if it can't (the session can't be read back)."""
     try:
         lookup = await flow.sessions.lookup(session_id, touch=False)
+        if lookup.session is None:
+            return False
+        target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
+        go = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
+        body = with_first_state(page, first_state(lookup), go=go)
     except Exception:
-        log.warning("the new session could not be read back: the callback page asks its handler", exc_info=True)
-        return
-    target = urllib.parse.urlsplit(return_url)
-    go = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, target.fragment))
-    response.body = with_first_state(page, first_state(lookup), go=go, outcome=result_id)
-    response.headers["content-length"] = str(len(response.body))
+        log.warning("the callback page could not carry the sign-in: its handler sends the tab on", exc_info=True)
+        return False
+    if body == page:
+        return False  # a built page without a head
+    response.body = body
+    response.headers["content-length"] = str(len(body))
+    return True
 
 
 async def _redeem(flow: SignInFlow, request: Request, binding: str) -> tuple[SignInTransaction, TokenSet]:

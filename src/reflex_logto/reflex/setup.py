@@ -188,7 +188,10 @@ def setup(
     app.api_transformer = [
         functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix, config.callback_path),
         cache_hashed_assets, bind_on_pages(policy, (config.routes_prefix, config.callback_path)),
-        carry_first_state(functools.partial(_signs_in_on_load, app), (config.routes_prefix, config.callback_path)),
+        carry_first_state(
+            functools.partial(_is_page, app), functools.partial(_signs_in_on_load, app),
+            (config.routes_prefix, config.callback_path),
+        ),
         *hardening_transformers(config),
     ]
     # Every page takes the state its response carried (first_state.py), inside Reflex's state providers.
@@ -253,6 +256,17 @@ def _guard_pages(app: rx.App, public_routes: tuple[str, ...]) -> None:
         return prepare_page(*page.args, **page.kwargs)
 
     object.__setattr__(app, "_prepare_page", prepare_guarded_page)
+
+
+def _is_page(app: rx.App, path: str) -> bool:
+    """Whether the browser path `path` is one of the app's Reflex pages (as `App.get_load_events`
+    reads it: under `frontend_path`, matched by the app's router), not a route of its own."""
+    frontend_path = rx.config.get_config().frontend_path.rstrip("/")
+    if frontend_path:
+        if path != frontend_path and not path.startswith(frontend_path + "/"):
+            return False
+        path = path.removeprefix(frontend_path)
+    return app.router(path or "/") is not None
 
 
 def _signs_in_on_load(app: rx.App, path: str) -> bool:

@@ -27,8 +27,6 @@ from reflex_logto.sessions.store import Lookup, Session
 
 log = logging.getLogger(__name__)
 
-MOVED_ON_KEY = "logto_moved_on"
-"""The session storage key of `AuthState.moved_on`."""
 CALLBACK_RESULT_WAIT_SECONDS = 9.0
 """How long the callback page waits for a sign-in its request left finishing: past the most
 that may take (`routes.BEHIND_THE_PAGE_SECONDS`), within the 10 s for which Reflex's Redis
@@ -43,7 +41,7 @@ async def _done_soon(work: asyncio.Future) -> bool:
     return bool(done)
 
 
-class _EveryMinute:
+class EveryMinute:
     """A warning that every open tab's heartbeat would otherwise repeat each second."""
 
     def __init__(self, message: str):
@@ -55,7 +53,7 @@ class _EveryMinute:
             log.warning(self.message)
 
 
-_store_down = _EveryMinute("session checks skipped: the session store is not answering (logged once a minute)")
+_store_down = EveryMinute("session checks skipped: the session store is not answering (logged once a minute)")
 
 
 async def _wait_for_callback_result(result_id: str, binding: str | None) -> dict[str, str]:
@@ -104,10 +102,6 @@ class AuthState(rx.State):
     """Why this tab was signed out without asking ("idle", "revoked", ...), or ""."""
     provider_unreachable: bool = False
     """A token refresh is overdue because the provider can't be reached."""
-    moved_on: str = rx.SessionStorage("", name=MOVED_ON_KEY)
-    """The outcome (its id) that a callback page carried and went on with by itself, kept in the
-    tab's session storage, so the page's handler only spends it (`first_state.py`). The browser's
-    to set: all it can do is spare its tab a second trip to the page it is already on."""
 
     @rx.var
     def error_message(self) -> str:
@@ -320,24 +314,28 @@ class AuthState(rx.State):
     async def finish_sign_in(self):
         """on_load of /callback: finish the sign-in, then go back to the page it started on.
 
-        Where the backend serves the pages, the callback request has finished it already and
-        left its outcome; otherwise the code is exchanged here and the session handed over.
+        Where the backend serves the pages, the callback request has finished it already: its
+        page carried where to go and went there by itself (nothing to do here), or, where it
+        couldn't, the request left its outcome to read; otherwise the code is exchanged here
+        and the session handed over.
         """
         params = dict(self.router.url.query_parameters)
         flow = get_flow()
         if set(params) == {"app_error"}:
             self.pending, self.error_code, self.provider_error = "", str(params["app_error"]), ""
             return
+        cookies = self._cookies()
+        kept = flow.cookies.callback_result(cookies)
+        if kept is not None and kept[1] == "carried":
+            return  # the callback request signed in; its page carried where to go and went (first_state.py)
+        binding = flow.cookies.binding(cookies)
         # The state changes only where there is something to show: React renders a change
         # before the route change sent after it.
         if self.error_code or self.provider_error:  # an earlier try's, in this tab
             self.error_code = self.provider_error = ""
-        cookies = self._cookies()
-        binding = flow.cookies.binding(cookies)
-        kept = flow.cookies.callback_result(cookies)
         result: dict[str, str] | None
         try:
-            if kept is not None and kept[1]:
+            if kept is not None and kept[1] == "pending":
                 self.pending = "finish"
                 yield  # "Signing in..." while the provider takes its time
                 result = await _wait_for_callback_result(kept[0], binding)
@@ -351,9 +349,6 @@ class AuthState(rx.State):
         except Exception as err:
             result = failure(err)
         if "return_url" in result:
-            if kept is not None and self.moved_on == kept[0]:
-                self.moved_on = ""  # the page carried this outcome and has gone on already
-                return
             yield rx.redirect(result["return_url"], replace=True)  # same origin: no page load
         elif "handoff_url" in result:
             yield take_session(result["handoff_url"])
