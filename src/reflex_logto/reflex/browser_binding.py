@@ -43,8 +43,7 @@ def bind_on_pages(policy: CookiePolicy, own_routes: tuple[str, ...] = ()) -> Cal
             if scope["type"] != "http" or scope["method"] != "GET" or under(scope["path"], skipped):
                 await app(scope, receive, send)
                 return
-            header = b"; ".join(v for k, v in scope["headers"] if k == b"cookie").decode("latin-1")
-            if valid_binding(policy.binding(header)):
+            if valid_binding(policy.binding(request_header(scope, b"cookie"))):
                 await app(scope, receive, send)
                 return
 
@@ -66,6 +65,12 @@ def bind_on_pages(policy: CookiePolicy, own_routes: tuple[str, ...] = ()) -> Cal
         return wrapped
 
     return wrap
+
+
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """The request's header `name` (lower case), its values joined as for a cookie; None without one."""
+    values = [v for k, v in scope["headers"] if k.lower() == name]
+    return b"; ".join(values).decode("latin-1") if values else None
 
 
 def under(path: str, prefixes: tuple[str, ...]) -> bool:

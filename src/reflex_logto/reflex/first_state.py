@@ -39,7 +39,7 @@ from reflex_base.components.memo import memo
 from reflex_base.vars import VarData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, under
+from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, request_header, under
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState, EveryMinute
 from reflex_logto.sessions.store import Lookup
@@ -134,14 +134,13 @@ async def _state_for(
     path = scope["path"]
     if (
         under(path, skipped)
-        or _header(scope, b"sec-fetch-dest") != b"document"  # navigations only
+        or request_header(scope, b"sec-fetch-dest") != "document"  # navigations only
         or not is_page(path)
     ):
         return None
     flow = get_flow()
-    cookie = _header(scope, b"cookie")
     try:
-        lookup = await flow.sessions.lookup(flow.cookies.session(cookie.decode("latin-1") if cookie else None), touch=False)
+        lookup = await flow.sessions.lookup(flow.cookies.session(request_header(scope, b"cookie")), touch=False)
     except Exception:
         _store_down.warn()
         return None
@@ -176,11 +175,6 @@ class _Rewriter:
             await self.send({"type": "http.response.body", "body": body})
             return
         await self.send(message)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    values = [v for k, v in scope["headers"] if k.lower() == name]
-    return b"; ".join(values) if values else None
 
 
 # Taken as the app's scripts load, before React reads the document (and before any component

@@ -29,6 +29,7 @@ from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.flow import SignInFlow
+from reflex_logto.sessions.store import Lookup, Session
 from reflex_logto.sessions.transactions import SignInTransaction
 
 log = logging.getLogger(__name__)
@@ -175,12 +176,12 @@ async def callback(request: Request) -> Response:
             _finish_behind_the_page(flow, redeeming, binding, result_id)
             flow.cookies.set_callback_result(response, result_id, "pending")
             return response
-        session_id, return_url = await flow.start_session(
+        session_id, return_url, session = await flow.start_session(
             tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
         )
         session_started = True
         _with_session_cookies(response, flow, session_id)
-        if await _carry_the_sign_in(response, page, flow, session_id, return_url):
+        if _carry_the_sign_in(response, page, session, return_url):
             flow.cookies.set_callback_result(response, result_id, "carried")  # nothing kept: nothing to read
             return response
         result = {"return_url": return_url}
@@ -199,16 +200,13 @@ async def callback(request: Request) -> Response:
     return response
 
 
-async def _carry_the_sign_in(response: Response, page: bytes, flow: SignInFlow, session_id: str, return_url: str) -> bool:
+def _carry_the_sign_in(response: Response, page: bytes, session: Session, return_url: str) -> bool:
     """Make the callback page carry the new session's first state and where to go
-    (`first_state.py`); False, the page as built, if it can't (the session can't be read back)."""
+    (`first_state.py`); False, the page as built, if it can't."""
+    target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
+    go = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
     try:
-        lookup = await flow.sessions.lookup(session_id, touch=False)
-        if lookup.session is None:
-            return False
-        target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
-        go = urllib.parse.urlunsplit(("", "", target.path or "/", target.query, ""))
-        body = with_first_state(page, first_state(lookup), go=go)
+        body = with_first_state(page, first_state(Lookup(session)), go=go)
     except Exception:
         log.warning("the callback page could not carry the sign-in: its handler sends the tab on", exc_info=True)
         return False

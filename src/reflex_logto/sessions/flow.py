@@ -34,7 +34,7 @@ from reflex_logto.sessions.hooks import Hooks
 from reflex_logto.sessions.lifecycle import SessionLifecycle
 from reflex_logto.sessions.return_paths import safe_return_path
 from reflex_logto.sessions.sealing import Sealer
-from reflex_logto.sessions.store import SessionStore
+from reflex_logto.sessions.store import Session, SessionStore
 from reflex_logto.sessions.stores import Storage
 from reflex_logto.sessions.transactions import HandoffStore, SignInTransaction, TransactionStore, new_transaction
 
@@ -189,18 +189,19 @@ class SignInFlow:
         handoff = await self.handoffs.take("sign_in", handoff_id, binding)
         if handoff is None:
             return None
-        return await self.start_session(
+        session_id, return_url, _ = await self.start_session(
             TokenSet.from_dict(handoff["tokens"]), handoff["return_path"], previous_session_id, user_agent=user_agent
         )
+        return session_id, return_url
 
     async def start_session(
         self, tokens: TokenSet, return_path: str, previous_session_id: str | None, *, user_agent: str = ""
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, Session]:
         """Create the session for a redeemed sign-in, ending the one the browser held before:
-        (session id, return URL). Called where the response sets the session cookie."""
+        (session id, return URL, the session). Called where the response sets the session cookie."""
         try:
             async with self.storage.atomic():
-                session_id = await self.sessions.create(tokens, user_agent=user_agent)
+                session_id, session = await self.sessions.open(tokens, user_agent=user_agent)
                 replaced = await self.sessions.delete(previous_session_id, "replaced")
         except Exception:
             # Redis takes each step on its own: a sign-in that can't be kept must not
@@ -212,7 +213,7 @@ class SignInFlow:
         await self.hooks.signed_in(tokens.claims, tokens)
         if replaced and replaced.refresh_token:
             await self.client.revoke(replaced.refresh_token)
-        return session_id, self.config.base_url + safe_return_path(return_path)
+        return session_id, self.config.base_url + safe_return_path(return_path), session
 
     async def save_callback_result(self, result_id: str, binding: str, result: Mapping[str, str]) -> None:
         """Keep how the callback request's sign-in ended, for the callback page's tab to read once:

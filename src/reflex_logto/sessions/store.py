@@ -87,6 +87,11 @@ class SessionStore:
 
     async def create(self, tokens: TokenSet, *, user_agent: str = "", now: float | None = None) -> str:
         """Store a new session and return its id, newly random at every sign-in."""
+        session_id, _ = await self.open(tokens, user_agent=user_agent, now=now)
+        return session_id
+
+    async def open(self, tokens: TokenSet, *, user_agent: str = "", now: float | None = None) -> tuple[str, Session]:
+        """Store a new session: its id, and the session as a lookup would find it."""
         now = time.time() if now is None else now
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         key = digest(session_id)
@@ -105,7 +110,7 @@ class SessionStore:
         )
         sealed = self._sealer.seal(tokens.to_dict(), record=key)
         await self._storage.insert_session(record, sealed, deadline=self._deadline(now, record.expires_at), now=now)
-        return session_id
+        return session_id, _session(record)
 
     def _deadline(self, last_used_at: float, expires_at: float) -> float:
         """When a session ends unless it is used again."""
