@@ -47,7 +47,7 @@ self.addEventListener("install", (event) => {
         const kept = new Set((await cache.keys()).map((request) => request.url));
         // All at once: the worker is registered as the tab leaves, so no page of ours waits on
         // these, and the sooner it is active the likelier it serves the page the provider sends
-        // back (a provider that still knows the user sends the tab back within ~100 ms).
+        // back (bench/asset_cache.py).
         await Promise.all(BUILD.filter((url) => !kept.has(url)).map((url) => keep(cache, url).catch(() => {})));
       }),
     ]),
