@@ -21,6 +21,7 @@ import contextlib
 import functools
 import os
 import re
+import shutil
 import statistics
 import tempfile
 import threading
@@ -85,6 +86,7 @@ def serving(page: bytes):
         yield f"http://localhost:{server.server_address[1]}/rendered.html"
     finally:
         server.shutdown()
+        shutil.rmtree(directory)  # the page shows the demo user's claims
 
 
 def rendered_reload(browser, url: str) -> float:
