@@ -5,7 +5,8 @@
 Reflex builds each page once, before anyone asks for it, so the claims show only once the
 app's scripts have run. A page rendered per request shows them as its HTML is parsed, as the
 Next.js anchor's does. This takes the signed-in home page as the browser has it once the
-claims show (React's output and the styles it inserted), removes its scripts, and serves it
+claims show (React's output, and the rules emotion inserted written into their <style>
+elements), removes its scripts, and serves it
 beside the build's files (the same stylesheet, cached the same way). Its reload, timed as
 bench/browser.py times the signed-in reload, is the bound for the same page rendered per
 request: its HTML costs what the app's page costs to paint, with no script before the
@@ -41,6 +42,16 @@ STYLESHEETS = re.compile(rb"<link\b[^>]*rel=\"stylesheet\"[^>]*>")
 RENDERED, UNSTYLED = "this app's page, rendered (no scripts)", "... and without its stylesheet"
 
 
+# The document's HTML with each <style> holding the rules it has: emotion's production build
+# inserts its rules into the sheet (insertRule), which leaves the element's text empty.
+WITH_INSERTED_RULES = """() => {
+  for (const style of document.querySelectorAll("style")) {
+    if (style.sheet) style.textContent = [...style.sheet.cssRules].map((rule) => rule.cssText).join("\\n");
+  }
+  return "<!DOCTYPE html>" + document.documentElement.outerHTML;
+}"""
+
+
 def rendered_page(browser, base: str, provider_origin: str) -> bytes:
     """The signed-in home page as the browser shows it, its scripts removed."""
     context = browser.new_context()
@@ -54,7 +65,7 @@ def rendered_page(browser, base: str, provider_origin: str) -> bytes:
     page.get_by_label("Password").fill("demo-password")
     page.evaluate(CLICK, "Sign in")
     page.locator(APP.claims).first.wait_for(timeout=20_000)
-    html = page.evaluate("'<!DOCTYPE html>' + document.documentElement.outerHTML").encode()
+    html = page.evaluate(WITH_INSERTED_RULES).encode()
     context.close()
     return SCRIPTS.sub(b"", html)
 

@@ -362,7 +362,7 @@ def test_back_from_the_provider_in_one_page_load_with_scripts_from_the_asset_cac
     scripts = page.evaluate(SCRIPT_SOURCES)
     assert scripts and all(script["source"] == "cache-storage" for script in scripts), scripts
     assert all(script["route"] == "cache" for script in scripts), scripts  # the static route: no worker started
-    # Back, the page releases the worker: later visits take their scripts from the HTTP cache.
+    # Back, the page releases the worker: a later visit takes no script from Cache Storage.
     # Chromium may still hand the next navigation or two to a worker just released (its
     # unregistration ends in the background), and each page it controls releases it in turn.
     for _visit in range(3):

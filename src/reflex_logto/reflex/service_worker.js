@@ -16,6 +16,7 @@ const isAsset = (url) => url.origin === self.location.origin && HASHED.test(url.
 // Stored without `Vary`: the server's CORS layer varies on Origin, which a module script's
 // request sends and a stylesheet's doesn't, and Cache Storage would then miss; a hashed
 // file's bytes are the same for every request.
+// At low priority: the provider's page, loading meanwhile, comes first.
 const keep = async (cache, url) => {
   const response = await fetch(url, { credentials: "same-origin", priority: "low" });
   if (!response.ok) return;
@@ -45,9 +46,9 @@ self.addEventListener("install", (event) => {
       routes(event),
       caches.open(CACHE).then(async (cache) => {
         const kept = new Set((await cache.keys()).map((request) => request.url));
-        // All at once: the worker is registered as the tab leaves, so no page of ours waits on
-        // these, and the sooner it is active the likelier it serves the page the provider sends
-        // back (bench/asset_cache.py).
+        // All at once: the worker is registered as the tab leaves, so the page being left
+        // doesn't wait on these, and the sooner it is active the likelier it serves the page
+        // the provider sends back (bench/asset_cache.py).
         await Promise.all(BUILD.filter((url) => !kept.has(url)).map((url) => keep(cache, url).catch(() => {})));
       }),
     ]),
