@@ -30,7 +30,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from anchor import anchor_server, missing
-from browser import ANCHOR, APP, CLICK, MILESTONES, STEPS, mark, navigation_start, one_run
+from browser import ANCHOR, APP, CLICK, MILESTONES, STEPS, mark, one_run, reload_time
 from harness import ROOT, app_with_provider, percentile
 from playwright.sync_api import sync_playwright
 
@@ -100,19 +100,6 @@ def serving(page: bytes):
         shutil.rmtree(directory)  # the page shows the demo user's claims
 
 
-def rendered_reload(browser, url: str) -> float:
-    context = browser.new_context()
-    context.add_init_script(MILESTONES.replace("__PROBES__", APP.probes))
-    page = context.new_page()
-    page.goto(url)
-    page.locator(APP.claims).first.wait_for(timeout=20_000)
-    page.reload(wait_until="commit")
-    page.locator(APP.claims).first.wait_for(timeout=20_000)
-    took = mark(page, "claims") - navigation_start(page)
-    context.close()
-    return took
-
-
 def main(runs: int, anchor_dir: Path | None) -> None:
     if anchor_dir is not None and (why := missing(anchor_dir)):
         raise SystemExit(why)
@@ -128,8 +115,8 @@ def main(runs: int, anchor_dir: Path | None) -> None:
         for run in range(runs + 1):  # the first round warms the servers and is not counted
             timed = {
                 "this app": one_run(browser, APP, base, provider.origin)[RELOAD],
-                RENDERED: rendered_reload(browser, url),
-                UNSTYLED: rendered_reload(browser, url.replace("rendered.html", "unstyled.html")),
+                RENDERED: reload_time(browser, url),
+                UNSTYLED: reload_time(browser, url.replace("rendered.html", "unstyled.html")),
             }
             if anchor_base:
                 timed[ANCHOR.name] = one_run(browser, ANCHOR, anchor_base, provider.origin)[RELOAD]
