@@ -93,8 +93,13 @@ class Target:
 APP = Target(
     "this app", "Sign in", "Sign out",
     """{
-      // Reflex renders the button disabled / loading until its state has arrived.
-      sign_in: () => { const b = button("Sign in"); return !!b && !b.disabled && !b.hasAttribute("data-loading"); },
+      // Reflex renders the button disabled / loading until its state has arrived; a page
+      // rendered per request shows it at once, interactive once React has hydrated it.
+      sign_in: () => {
+        const b = button("Sign in");
+        return !!b && !b.disabled && !b.hasAttribute("data-loading") && b.getAttribute("aria-disabled") !== "true"
+          && Object.keys(b).some((k) => k.startsWith("__reactProps$"));
+      },
       claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),
       signed_out: () => !!document.body && document.body.textContent.includes("You are not signed in."),
     }""",

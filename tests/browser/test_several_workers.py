@@ -39,6 +39,16 @@ def opened_websocket(request_lines: list[str]) -> bool:
     return any(line.startswith("GET /_event/") and "transport=websocket" in line for line in request_lines)
 
 
+def websocket_reached(page, balancer, name: str, mark: int) -> bool:
+    """Whether a page's websocket reached app `name` since `mark`, waiting for it a while: a page
+    shows the user as its HTML arrives, and opens its websocket once React has hydrated it."""
+    for _ in range(100):
+        if opened_websocket(balancer.requests_to(name, mark)):
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
 @pytest.fixture(scope="module", params=["redis", "postgres"])
 def cluster(request, dev_provider, redis_server, tmp_path_factory):
     """The two instances, with the sessions in Redis or PostgreSQL (`request.param`)."""
@@ -105,8 +115,8 @@ def test_sign_in_started_on_one_app_finishes_on_the_other_and_both_see_the_sessi
     mark = len(balancer.log)
     sign_in_at_provider(page)  # the callback, the session route and the home page: app b
     expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
-    served_by_b = balancer.requests_to("b", mark)
-    assert any(line.startswith("GET /callback") for line in served_by_b) and opened_websocket(served_by_b)
+    assert websocket_reached(page, balancer, "b", mark)
+    assert any(line.startswith("GET /callback") for line in balancer.requests_to("b", mark))
     assert not balancer.requests_to("a", mark)
     screenshot(page, "signed-in-on-b")
 
@@ -125,7 +135,7 @@ def test_sign_in_started_on_one_app_finishes_on_the_other_and_both_see_the_sessi
     other_tab = other.new_page()
     other_tab.goto(url)
     expect(other_tab.get_by_role("heading", name="Demo User")).to_be_visible()
-    assert opened_websocket(balancer.requests_to("b", mark))
+    assert websocket_reached(other_tab, balancer, "b", mark)
 
     page.get_by_role("link", name="← Home").click()
     page.get_by_role("button", name="Sign out").click()  # the handler runs on app a: its websocket is there

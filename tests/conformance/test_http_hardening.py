@@ -107,7 +107,7 @@ def test_an_unknown_event_logs_no_cookie_value(app, signed_in):
     unwrapped = re.sub(r"\s", "", logged)  # rich may wrap long lines
     secrets_held = {name: value for name, value in cookies.items() if not name.endswith("_signin_done")}
     # (the marker cookie, "1", holds nothing)
-    assert set(secrets_held) == {"logto_session", "logto_signin", "logto_signin_result"}
+    assert set(secrets_held) >= {"logto_session", "logto_signin"}
     for name, value in secrets_held.items():
         assert value not in logged and value not in unwrapped, f"the log holds the value of the {name} cookie"
 

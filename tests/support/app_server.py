@@ -80,14 +80,17 @@ class AppServer:
         raise RuntimeError(f"the app did not start in {START_TIMEOUT}s:\n{self.log_path.read_text()[-3000:]}")
 
     def processes(self) -> list[int]:
-        """The app's processes: Reflex (Granian's supervisor) and its workers."""
+        """The app's processes: Reflex (Granian's supervisor) and its workers (not the workers'
+        page renderers, Node.js processes in the same group)."""
         pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                name, fields = stat.read_text().split("(", 1)[1].rsplit(")", 1)
             except OSError:
                 continue  # gone meanwhile
-            if int(fields[2]) == self.process.pid and fields[0] != "Z":  # same process group, not a zombie
+            fields = fields.split()
+            # Same process group, not a zombie, not a renderer.
+            if int(fields[2]) == self.process.pid and fields[0] != "Z" and name != "node":
                 pids.append(int(stat.parent.name))
         return pids
 

@@ -13,6 +13,7 @@ import pytest
 from reflex_logto.reflex import routes
 from reflex_logto.reflex.state import AuthState
 from tests.support.reflex_state import auth_state, client_redirect, navigation, run
+from tests.support.renderers import fake_renderer
 
 PAGE = b"<!doctype html><html><head><title>Signing in</title></head><body><p>Signing in...</p></body></html>"
 CARRIED = re.compile(rb'<script type="application/json" id="__reflex_logto_first_state">(.*?)</script>')
@@ -97,6 +98,37 @@ async def test_the_page_carries_the_new_session_and_where_to_go_and_its_handler_
     events = await run(page.finish_sign_in)
     assert events == [] and page.error_code == "" and page.pending == ""
     assert rp.count("sessions") == 1
+
+
+async def test_where_pages_are_rendered_the_callback_sends_the_browser_straight_to_the_return_page(rp, tmp_path):
+    """The return page shows the user as its HTML arrives (`rendering.py`): no callback page to
+    load first; the same checks, the same cookies."""
+    async with fake_renderer(tmp_path / "web"):
+        params = await rp.begin("/orders/7?tab=items")
+        query = await rp.code_response(params)
+        response = await rp.browser.get(f"/callback?{urllib.parse.urlencode(query)}")
+
+        assert response.status_code == 303 and response.content == b""
+        assert response.headers["location"] == "https://app.example/orders/7?tab=items"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"  # the URL holds the code
+        assert sets(response, "logto_session")
+        assert rp.flow.cookies.callback_result(rp.cookie_header()) is None  # no outcome: no page to read it
+        assert all("httponly" in header.lower() for header in response.headers.get_list("set-cookie"))
+        assert rp.count("sessions") == 1
+
+        # The same URL again (a replay) spends nothing: it is refused on the callback page.
+        again, page, events = await land_on_callback(rp, query)
+        assert again.status_code == 200 and not sets(again, "logto_session")
+        assert page.error_code == "invalid_transaction" and rp.count("sessions") == 1
+
+
+async def test_a_failed_sign_in_still_shows_on_the_callback_page_where_pages_are_rendered(rp, tmp_path):
+    async with fake_renderer(tmp_path / "web"):
+        params = await rp.begin()
+        response, page, events = await land_on_callback(rp, await rp.code_response(params, state="forged"))
+    assert response.status_code == 200 and CARRIED.sub(b"", response.content) == PAGE
+    assert page.error_code == "invalid_transaction" and rp.count("sessions") == 0
 
 
 async def test_a_page_that_can_not_carry_it_has_its_handler_send_the_tab_on(rp, tmp_path):

@@ -19,8 +19,12 @@ nor does any page while the session store doesn't answer: those wait for their
 websocket, as before. Only Reflex's own pages are touched, never an app route
 that answers HTML of its own.
 
-The callback page carries one thing more where its request finished the
-sign-in: where to go (the page the sign-in started on, stored when it
+Where a renderer runs beside the worker (`rendering.py`), the page is sent
+rendered with that state, so it shows the user as its HTML is parsed, and
+React starts from the same state as it hydrates.
+
+Where pages aren't rendered, the callback page carries one thing more where
+its request finished the sign-in: where to go (the page the sign-in started on, stored when it
 started). It goes there as soon as it has hydrated, with the user already
 shown; its handler, told so by the outcome cookie, does nothing. On a network
 with round trips, waiting for the websocket to say where to go cost the
@@ -40,6 +44,7 @@ from reflex_base.vars import VarData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, request_header, under
+from reflex_logto.reflex.rendering import get_renderer
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState, EveryMinute
 from reflex_logto.sessions.store import Lookup
@@ -70,21 +75,29 @@ def first_state(lookup: Lookup) -> dict[str, dict[str, Any]]:
     return {name: root.get_delta()[name]}
 
 
-def state_block(state: dict[str, dict[str, Any]], *, go: str | None = None) -> bytes:
-    """The JSON block that carries `state` (and, on the callback page, where to `go`): data, never
-    run, so no Content-Security-Policy stands in its way; nothing in a claim value can end it."""
-    carried: dict[str, Any] = {"state": state} if go is None else {"state": state, "go": go}
+def state_block(state: dict[str, dict[str, Any]], *, go: str | None = None, rendered: bool = False) -> bytes:
+    """The JSON block that carries `state` (and, on the callback page, where to `go`; on a page
+    rendered with it, that it was): data, never run, so no Content-Security-Policy stands in its
+    way; nothing in a claim value can end it."""
+    carried: dict[str, Any] = {"state": state}
+    if go is not None:
+        carried["go"] = go
+    if rendered:
+        carried["rendered"] = True
     encoded = json.dumps(carried, ensure_ascii=True, separators=(",", ":"))
     encoded = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{ELEMENT_ID}">{encoded}</script>'.encode("ascii")
 
 
-def with_first_state(page: bytes, state: dict[str, dict[str, Any]], *, go: str | None = None) -> bytes:
-    """`page` (a built page's HTML) with the block at the end of its head; as it was without one."""
+def with_first_state(
+    page: bytes, state: dict[str, dict[str, Any]], *, go: str | None = None, rendered: bool = False
+) -> bytes:
+    """`page` (a built page's HTML, or one `rendered` with `state`) with the block at the end of
+    its head; as it was without one."""
     head_end = page.find(b"</head>")
     if head_end < 0:
         return page
-    return page[:head_end] + state_block(state, go=go) + page[head_end:]
+    return page[:head_end] + state_block(state, go=go, rendered=rendered) + page[head_end:]
 
 
 def page_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
@@ -117,7 +130,9 @@ def carry_first_state(
                 # The file's bytes, not a path for the server to send (granian's `pathsend`).
                 "extensions": {k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"},
             }
-            await app(file_scope, receive, _Rewriter(send, state))
+            # The built page still goes through the app (its cookies, its headers); where the page
+            # could be rendered with the state, the rendered page is sent in its place.
+            await app(file_scope, receive, _Rewriter(send, state, await _rendered(scope, state)))
 
         return wrapped
 
@@ -153,11 +168,21 @@ async def _state_for(
         return None
 
 
-class _Rewriter:
-    """The `send` of one page response: a 200 HTML page is held whole, then sent with the state."""
+async def _rendered(scope: Scope, state: dict[str, dict[str, Any]]) -> bytes | None:
+    """The page rendered with `state` (`rendering.py`), or None to send it as built."""
+    renderer = get_renderer()
+    if renderer is None:
+        return None
+    query = scope.get("query_string", b"").decode("latin-1")
+    return await renderer.render(f"http://localhost{scope['path']}{'?' + query if query else ''}", state)
 
-    def __init__(self, send: Send, state: dict[str, dict[str, Any]]):
-        self.send, self.state = send, state
+
+class _Rewriter:
+    """The `send` of one page response: a 200 HTML page is held whole, then sent with the state
+    (the `rendered` page in its place, where there is one)."""
+
+    def __init__(self, send: Send, state: dict[str, dict[str, Any]], rendered: bytes | None = None):
+        self.send, self.state, self.rendered = send, state, rendered
         self.start: Message | None = None
         self.body = bytearray()
 
@@ -170,11 +195,18 @@ class _Rewriter:
             self.body += message.get("body", b"")
             if message.get("more_body", False):
                 return
-            body = with_first_state(bytes(self.body), self.state)
+            body = self._page()
             await self.send({**self.start, "headers": page_headers(list(self.start.get("headers", [])), body)})
             await self.send({"type": "http.response.body", "body": body})
             return
         await self.send(message)
+
+    def _page(self) -> bytes:
+        if self.rendered is not None:
+            page = with_first_state(self.rendered, self.state, rendered=True)
+            if page != self.rendered:  # else no head to say it was rendered in: the built page
+                return page
+        return with_first_state(bytes(self.body), self.state)
 
 
 # Taken as the app's scripts load, before React reads the document (and before any component
@@ -182,9 +214,15 @@ class _Rewriter:
 # `initialStateHashes` is spoiled. Reflex 0.10.1's first hydrate leaves out every var still at
 # its compiled default (the frontend sends those hashes, state by state, in sorted order after
 # a digest of the names); a state this page changes is asked for whole instead, so the
-# websocket's answer replaces all of it, "signed out" included.
+# websocket's answer replaces all of it, "signed out" included. A page rendered with the state
+# (`rendering.py`) has it set in the compiled initial state, which the state store starts from
+# as React hydrates: hydration finds what was rendered. On the server, the same object is handed
+# to the renderer, which sets each request's state in it (`renderer.mjs`).
 _TAKE = f"""const carriedFirstState = (() => {{
-  if (typeof document === "undefined") return null;
+  if (typeof document === "undefined") {{
+    globalThis[Symbol.for("reflex_logto.initial_state")] = initialState;
+    return null;
+  }}
   const block = document.getElementById({json.dumps(ELEMENT_ID)});
   if (!block) return null;
   block.remove();
@@ -200,15 +238,23 @@ _TAKE = f"""const carriedFirstState = (() => {{
     const at = names.indexOf(name);
     if (at >= 0) initialStateHashes[at + 1] = "";
   }}
+  const rendered = carried.rendered === true;
+  if (rendered) {{
+    for (const [name, delta] of Object.entries(carried.state)) {{
+      if (initialState[name]) initialState[name] = {{ ...initialState[name], ...delta }};
+    }}
+  }}
   const go = typeof carried.go === "string" && carried.go.startsWith("/") && !carried.go.startsWith("//") ? carried.go : null;
-  return {{ state: carried.state, go }};
+  return {{ state: carried.state, go, rendered }};
 }})();"""
 
-# Applied once React has hydrated the page (it was built with the defaults, and hydration must
-# find what was built), before the websocket's answer can arrive.
+# Applied once React has hydrated a built page (built with the defaults, and hydration must find
+# what was built), before the websocket's answer can arrive; a rendered page already shows it.
 _APPLY = """useEffect(() => {
   if (!carriedFirstState) return;
-  for (const [name, delta] of Object.entries(carriedFirstState.state)) dispatchers[name]?.(delta);
+  if (!carriedFirstState.rendered) {
+    for (const [name, delta] of Object.entries(carriedFirstState.state)) dispatchers[name]?.(delta);
+  }
   if (carriedFirstState.go) navigate(carriedFirstState.go, { replace: true });
 }, []);"""
 

@@ -27,6 +27,7 @@ from reflex_logto.reflex.cookies import valid_binding
 from reflex_logto.reflex.first_state import first_state, with_first_state
 from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
+from reflex_logto.reflex.rendering import get_renderer
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.flow import SignInFlow
 from reflex_logto.sessions.store import Lookup, Session
@@ -142,14 +143,16 @@ _finishing: set[asyncio.Task] = set()  # sign-ins the callback page is waiting f
 
 async def callback(request: Request) -> Response:
     """The provider's redirect, where one origin serves both the pages and this backend: finish
-    the sign-in in this request, then answer with the callback page itself (Reflex's, as built).
+    the sign-in in this request, then send the browser to the page it started on, which renders
+    with the user shown (`rendering.py`); where pages aren't rendered, answer with the callback
+    page itself (Reflex's, as built).
 
-    The session cookie comes with the page, so the tab's websocket carries it from the start,
-    and the page carries the new session's first state and where to go: it goes there as soon
-    as it has hydrated, without waiting for its websocket, and its on_load
-    (`AuthState.finish_sign_in`) does nothing. No second page load, no second connection. A
-    failure, or a page that couldn't be given what it carries, leaves an outcome for the on_load
-    to read instead. A provider slower than CALLBACK_WAIT_SECONDS gets the page at once,
+    Sent on, the browser makes one page load, as after any server-side sign-in. Given the
+    callback page, it gets the session cookie with it, so the tab's websocket carries it from
+    the start, and the page carries the new session's first state and where to go: it goes there
+    as soon as it has hydrated, without waiting for its websocket, and its on_load
+    (`AuthState.finish_sign_in`) does nothing. A failure, or a page that couldn't be given what
+    it carries, leaves an outcome for the on_load to read instead (on the callback page). A provider slower than CALLBACK_WAIT_SECONDS gets the page at once,
     showing its progress, and the sign-in ends behind it as on the websocket path (the page
     fetches the session route). Every check is `SignInFlow`'s.
     """
@@ -180,6 +183,11 @@ async def callback(request: Request) -> Response:
             tokens, txn.return_path, flow.cookies.session(header), user_agent=request.headers.get("user-agent", "")
         )
         session_started = True
+        if _return_page_renders():
+            # The page the sign-in started on shows the user as its HTML arrives: go straight there.
+            redirect = _with_session_cookies(_redirect(return_url), flow, session_id)
+            flow.cookies.clear_callback_result(redirect)
+            return redirect
         _with_session_cookies(response, flow, session_id)
         if _carry_the_sign_in(response, page, session, return_url):
             flow.cookies.set_callback_result(response, result_id, "carried")  # nothing kept: nothing to read
@@ -198,6 +206,12 @@ async def callback(request: Request) -> Response:
         # The page's handler then finds no outcome; it sees the session cookie if there is one.
         log.warning("the callback's outcome could not be kept", exc_info=True)
     return response
+
+
+def _return_page_renders() -> bool:
+    """Whether pages are rendered with their first state now (`rendering.py`)."""
+    renderer = get_renderer()
+    return renderer is not None and renderer.ready
 
 
 def _carry_the_sign_in(response: Response, page: bytes, session: Session, return_url: str) -> bool:

@@ -32,6 +32,7 @@ from reflex_logto.reflex.cookies import CookiePolicy
 from reflex_logto.reflex.first_state import carry_first_state, first_state_wrap
 from reflex_logto.reflex.hardening import hardening_transformers
 from reflex_logto.reflex.log_redaction import install_log_redaction
+from reflex_logto.reflex.rendering import rendering
 from reflex_logto.reflex.routes import auth_routes
 from reflex_logto.sessions.hooks import Hooks, OnSignIn, OnSignOut
 from reflex_logto.sessions.stores import Storage
@@ -142,6 +143,7 @@ def setup(
     development: DevelopmentProvider | None = None,
     max_tab_states: int = tab_state.DEFAULT_MAX_TAB_STATES,
     cache_assets: bool = True,
+    render_pages: bool = True,
 ) -> AuthConfig:
     """Add sign-in to `app`: the cookie routes, the callback page, the HTTP client's lifespan.
 
@@ -156,7 +158,9 @@ def setup(
     `on_sign_in` and `on_sign_out` are the app's hooks. `max_tab_states` caps the
     tab states one worker keeps in memory (the least recently used go first).
     `cache_assets` registers a service worker that keeps the build's content-hashed
-    files in Cache Storage (production only; `asset_cache.py` says why). Returns the config.
+    files in Cache Storage (production only; `asset_cache.py` says why). `render_pages` renders
+    each page with its first state, in a Node.js process beside each worker (production only;
+    `rendering.py` says why). Returns the config.
     """
     if config is None:
         try:
@@ -200,6 +204,8 @@ def setup(
         # Every page registers the asset cache; dev mode's pages come from Vite, unhashed.
         app.head_components = [*app.head_components, registration_script(config.routes_prefix)]
     app.register_lifespan_task(_client_lifespan)
+    if render_pages and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
+        app.register_lifespan_task(_rendering_lifespan)
     # A tab's state reaches only a connection with the cookie it was filled for; memory is bounded.
     tab_state.install(app, max_states=max_tab_states)
     if config.debug:
@@ -275,6 +281,13 @@ def _signs_in_on_load(app: rx.App, path: str) -> bool:
 
     sign_in = AuthState.require_sign_in.fn
     return any(getattr(getattr(e, "handler", e), "fn", None) is sign_in for e in app.get_load_events(path))
+
+
+def _rendering_lifespan():
+    from reflex.utils import path_ops, prerequisites
+
+    node = path_ops.get_node_path()
+    return rendering(prerequisites.get_web_dir(), str(node) if node else None)
 
 
 @contextlib.asynccontextmanager

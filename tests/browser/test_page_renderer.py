@@ -1,0 +1,59 @@
+"""The real renderer over the app's real production build: each render shows the state it was
+given, and only that one, however many come at once."""
+
+import asyncio
+import shutil
+import time
+
+import pytest
+
+from reflex_logto.reflex.first_state import first_state
+from reflex_logto.reflex.rendering import PageRenderer
+from reflex_logto.reflex.state import AuthState
+from reflex_logto.sessions.store import Lookup, Session
+from tests.support.app_server import ROOT
+
+pytestmark = pytest.mark.browser
+
+
+def signed_in_as(name: str, email: str) -> dict:
+    now = time.time()
+    claims = {"sub": f"sub-{name}", "name": name, "email": email, "iss": "https://id.example/oidc", "aud": "app"}
+    session = Session(
+        key="k", handle="h", sub=claims["sub"], sid=None, claims=claims, refresh_at=None, user_agent="",
+        acting_party=None, created_at=now, last_used_at=now, expires_at=now + 3600,
+    )
+    return first_state(Lookup(session))
+
+
+@pytest.fixture
+async def renderer(app_server):  # app_server: the production build in ROOT/.web is this code's
+    renderer = PageRenderer(ROOT / ".web", shutil.which("node"))
+    renderer.start()
+    assert await renderer.started()
+    yield renderer
+    await renderer.stop()
+
+
+async def test_a_render_shows_the_state_it_was_given_then_the_defaults_again(renderer):
+    page = (await renderer.render("http://localhost/", signed_in_as("Ada <Lovelace>", "ada@example.com"))).decode()
+    assert "Ada &lt;Lovelace&gt;" in page and "ada@example.com" in page  # escaped as React escapes
+    assert "https://id.example/oidc" in page  # a claim's row
+    assert "You are not signed in." not in page
+
+    page = (await renderer.render("http://localhost/", first_state(Lookup(None)))).decode()
+    assert "You are not signed in." in page and "Ada" not in page
+
+
+async def test_renders_at_once_each_show_their_own_user(renderer):
+    users = [(f"User {n}", f"user{n}@example.com") for n in range(6)]
+    pages = await asyncio.gather(*(renderer.render("http://localhost/", signed_in_as(*user)) for user in users))
+    for (name, email), page in zip(users, pages, strict=True):
+        others = [other for other, _ in users if other != name]
+        assert email.encode() in page and not any(f">{other}<".encode() in page for other in others)
+
+
+async def test_a_state_the_build_does_not_have_is_not_rendered(renderer):
+    state = {f"{AuthState.get_full_name()}.not_in_this_build": {"x_rx_state_": 1}}
+    assert await renderer.render("http://localhost/", state) is None
+    assert await renderer.render("http://localhost/", first_state(Lookup(None))) is not None  # still rendering

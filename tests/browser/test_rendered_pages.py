@@ -1,0 +1,99 @@
+"""Pages arrive rendered with the user they show, and the browser hydrates them as rendered:
+a signed-in reload, and the way back from the provider, show the claims with no script run."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_sign_in import hold_websockets, sign_in_at_provider
+
+pytestmark = pytest.mark.browser
+
+BLOCK = re.compile(r'<script type="application/json" id="__reflex_logto_first_state">.*?</script>', re.S)
+# React's production build names a hydration mismatch by its error number (418: the HTML the
+# server rendered didn't match the client's first render; 423, 425: the same, for a root or text).
+HYDRATION_ERROR = re.compile(r"Minified React error #(418|423|425)|[Hh]ydrat")
+
+
+def watch_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def html_of(response) -> str:
+    """A document's HTML as it arrived, its state block left out."""
+    return BLOCK.sub("", response.text())
+
+
+def is_home_page(app_url: str):
+    return lambda response: response.url == f"{app_url}/" and response.request.resource_type == "document"
+
+
+def signed_in_page(app_url, context):
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page)
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    return page
+
+
+def test_a_signed_in_reload_arrives_with_the_claims_in_its_html(app_url, context, screenshot):
+    page = signed_in_page(app_url, context)
+    errors = watch_errors(page)
+    hold_websockets(page)  # nothing from the app but the page itself
+    with page.expect_response(is_home_page(app_url)) as arrived:
+        page.reload()
+
+    html = html_of(arrived.value)
+    assert arrived.value.status == 200 and "Demo User" in html and "email_verified" in html and "You are not signed in." not in html
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    expect(page.get_by_role("table").get_by_role("row").filter(has_text="email_verified")).to_contain_text("true")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)  # hydration done: React reports a mismatch as it hydrates
+    assert not [error for error in errors if HYDRATION_ERROR.search(error)], errors
+    screenshot(page, "rendered-reload")
+
+
+def test_a_page_that_does_not_match_its_state_is_caught(app_url, context):
+    """The check above can fail: a page whose HTML differs from what its state renders makes
+    React report the mismatch (and draw the page again from the state)."""
+    page = signed_in_page(app_url, context)
+    errors = watch_errors(page)
+
+    def altered(route):
+        response = route.fetch(headers={**route.request.headers, "sec-fetch-dest": "document"})
+        assert ">Demo User<" in response.text()  # rendered, signed in
+        route.fulfill(response=response, body=response.text().replace(">Demo User<", ">Someone Else<"))
+
+    page.route(app_url + "/", altered)
+    hold_websockets(page)
+    page.reload()
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()  # from the carried state
+    page.wait_for_timeout(300)
+    assert [error for error in errors if HYDRATION_ERROR.search(error)], errors
+
+
+def test_back_from_the_provider_the_callback_sends_the_browser_to_the_rendered_page(app_url, context, screenshot):
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    errors = watch_errors(page)
+    hold_websockets(page)
+    with page.expect_response(is_home_page(app_url)) as arrived:
+        sign_in_at_provider(page)
+
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert page.url == f"{app_url}/"
+    callback = arrived.value.request.redirected_from
+    assert callback is not None and callback.url.startswith(f"{app_url}/callback?")
+    assert callback.response().status == 303  # finished on the server; no page of its own
+    html = html_of(arrived.value)
+    assert arrived.value.status == 200 and "Demo User" in html and "email_verified" in html
+    page.wait_for_timeout(300)
+    assert not [error for error in errors if HYDRATION_ERROR.search(error)], errors
+    screenshot(page, "rendered-way-back")
