@@ -90,6 +90,7 @@ def site_packages(venv: Path) -> Path:
 def test_the_wheel_holds_the_package_and_its_data_and_nothing_of_the_project(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     needed = {"reflex_logto/py.typed", "reflex_logto/devprovider/users.json",
+              "reflex_logto/reflex/service_worker.js", "reflex_logto/reflex/renderer.mjs",
               *(f"reflex_logto/devprovider/{name}" for name in SCRIPTS)}
     assert needed <= names, f"missing from the wheel: {sorted(needed - names)}"
     for name in ("server.mjs", "package.json", "package-lock.json"):

@@ -2,7 +2,8 @@
 //
 //   node fake_renderer.mjs <web dir> <socket path>
 //
-// Each request reads <web dir>/mode: "page" answers a page naming the carried user, "fail"
+// Each request reads <web dir>/mode: "page" answers a page naming the carried user (and how
+// many renders it has made), "fail"
 // answers 500, "slow" never answers, "exit" ends the process; "mute" at start never says ready.
 import { createServer } from "node:http";
 import { readFileSync, unlinkSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 
 const [webDir, socketPath] = process.argv.slice(2);
 const mode = () => readFileSync(join(webDir, "mode"), "utf8").trim();
+let renders = 0;
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -27,7 +29,8 @@ const server = createServer((req, res) => {
       default: {
         const users = Object.values(state).map((delta) => delta.user_name_rx_state_ ?? "nobody");
         res.writeHead(200, { "content-type": "text/html" });
-        res.end(`<!DOCTYPE html><html><head><title>Rendered</title></head><body><p>rendered ${new URL(url).pathname} for ${users.join(", ")}</p></body></html>`);
+        renders += 1;
+        res.end(`<!DOCTYPE html><html><head><title>Rendered</title></head><body><p>rendered ${new URL(url).pathname} for ${users.join(", ")}</p><p>render ${renders}</p></body></html>`);
       }
     }
   });

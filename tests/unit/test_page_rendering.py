@@ -160,3 +160,15 @@ async def test_a_new_build_is_not_rendered_by_the_renderer_of_the_old_one(signed
         await asyncio.wait_for(old.wait(), 5)  # the old one stopped at once, not a minute later
         assert await renderer.started() and renderer._process is not old
         assert b"rendered / for Ada" in (await visit("/", signed_in.cookie_header())).content
+
+
+async def test_a_signed_out_page_is_rendered_once_and_a_user_s_page_every_time(signed_in, web_dir):
+    """Signed out, the state shows no one: the same page for every visitor, kept. A user's
+    page is never kept: it is theirs."""
+    async with fake_renderer(web_dir):
+        first, again = await visit("/"), await visit("/")
+        assert b"render 1<" in first.content and again.content == first.content
+        assert b"render 2<" in (await visit("/?tab=2")).content  # another page
+
+        assert b"render 3<" in (await visit("/", signed_in.cookie_header())).content
+        assert b"render 4<" in (await visit("/", signed_in.cookie_header())).content

@@ -120,10 +120,11 @@ def carry_first_state(
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            state = await _state_for(scope, skipped, is_page, signs_in_on_load)
-            if state is None:
+            found = await _state_for(scope, skipped, is_page, signs_in_on_load)
+            if found is None:
                 await app(scope, receive, send)
                 return
+            state, lookup = found
             file_scope = {
                 **scope,
                 "headers": [h for h in scope["headers"] if h[0].lower() not in _FILE_NEGOTIATION],
@@ -132,7 +133,8 @@ def carry_first_state(
             }
             # The built page still goes through the app (its cookies, its headers); where the page
             # could be rendered with the state, the rendered page is sent in its place.
-            await app(file_scope, receive, _Rewriter(send, state, await _rendered(scope, state)))
+            rendered = await _rendered(scope, state, shared=lookup.session is None)
+            await app(file_scope, receive, _Rewriter(send, state, rendered))
 
         return wrapped
 
@@ -141,9 +143,9 @@ def carry_first_state(
 
 async def _state_for(
     scope: Scope, skipped: tuple[str, ...], is_page: Callable[[str], bool], signs_in_on_load: Callable[[str], bool]
-) -> dict[str, dict[str, Any]] | None:
-    """The first state this request's page carries, or None: not a navigation to a page, a page
-    that would flash "signed out", or a store that doesn't answer."""
+) -> tuple[dict[str, dict[str, Any]], Lookup] | None:
+    """The first state this request's page carries (and the lookup it shows), or None: not a
+    navigation to a page, a page that would flash "signed out", or a store that doesn't answer."""
     if scope["type"] != "http" or scope["method"] != "GET":
         return None
     path = scope["path"]
@@ -162,19 +164,21 @@ async def _state_for(
     if lookup.session is None and signs_in_on_load(path):
         return None
     try:
-        return first_state(lookup)
+        return first_state(lookup), lookup
     except Exception:
         log.exception("a page's first state could not be made: the page loads without it")
         return None
 
 
-async def _rendered(scope: Scope, state: dict[str, dict[str, Any]]) -> bytes | None:
-    """The page rendered with `state` (`rendering.py`), or None to send it as built."""
+async def _rendered(scope: Scope, state: dict[str, dict[str, Any]], *, shared: bool) -> bytes | None:
+    """The page rendered with `state` (`rendering.py`), or None to send it as built. `shared`:
+    the state shows no user (signed out), so the render is the same for every visitor."""
     renderer = get_renderer()
     if renderer is None:
         return None
     query = scope.get("query_string", b"").decode("latin-1")
-    return await renderer.render(f"http://localhost{scope['path']}{'?' + query if query else ''}", state)
+    url = f"http://localhost{scope['path']}{'?' + query if query else ''}"
+    return await renderer.render(url, state, shared=shared)
 
 
 class _Rewriter:

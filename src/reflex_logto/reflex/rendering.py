@@ -18,6 +18,7 @@ has hydrated it, as before: rendering makes a page sooner, never different.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -43,6 +44,8 @@ RESTART_AFTER_SECONDS = 60.0
 """A renderer that stopped is started again at most this often."""
 MAX_FAILURES = 5
 """Renders failed in a row after which the renderer is stopped (to be started again)."""
+MAX_KEPT = 256
+"""Signed-out renders kept per worker (one per page and query, and per reason shown)."""
 
 
 class PageRenderer:
@@ -61,6 +64,7 @@ class PageRenderer:
         self._warned_at = float("-inf")
         self._build: tuple[int, int] | None = None
         self._log_task: asyncio.Future[None] | None = None
+        self._kept: collections.OrderedDict[str, bytes] = collections.OrderedDict()
 
     @property
     def ready(self) -> bool:
@@ -108,8 +112,10 @@ class PageRenderer:
         )
         log.info("pages are rendered with their first state (renderer pid %s)", process.pid)
 
-    async def render(self, url: str, state: dict[str, dict[str, Any]]) -> bytes | None:
-        """The page at `url` rendered with `state`; None to send it as built."""
+    async def render(self, url: str, state: dict[str, dict[str, Any]], *, shared: bool = False) -> bytes | None:
+        """The page at `url` rendered with `state`; None to send it as built. A `shared` state
+        (one that shows no user: signed out) renders the same page for everyone: it is kept,
+        and a page rendered so once is not rendered again for this build."""
         if not self.ready:
             if self._process is not None and self._process.returncode is not None:
                 self._restart()
@@ -122,12 +128,14 @@ class PageRenderer:
             log.info("the frontend was built again: restarting the renderer")
             self._replace()
             return None
+        request = json.dumps({"url": url, "state": state}, separators=(",", ":"))
+        if shared and (kept := self._kept.get(request)) is not None:
+            self._kept.move_to_end(request)
+            return kept
         assert self._client is not None and self._process is not None
         self._waiting += 1
         try:
-            response = await self._client.post(
-                "http://renderer/", content=json.dumps({"url": url, "state": state}, separators=(",", ":"))
-            )
+            response = await self._client.post("http://renderer/", content=request)
         except httpx.HTTPError as err:
             self._failed(f"its render did not answer ({type(err).__name__})")
             return None
@@ -137,6 +145,10 @@ class PageRenderer:
             self._failed(f"its render answered {response.status_code}")
             return None
         self._failures = 0
+        if shared:
+            self._kept[request] = response.content
+            if len(self._kept) > MAX_KEPT:
+                self._kept.popitem(last=False)
         return response.content
 
     def _failed(self, why: str) -> None:
@@ -161,6 +173,7 @@ class PageRenderer:
         if self._process is not None and self._process.returncode is None:
             self._process.kill()
         self._failures = 0
+        self._kept.clear()  # another build's pages
         self.start()
 
     async def stop(self) -> None:
