@@ -94,10 +94,10 @@ APP = Target(
     "this app", "Sign in", "Sign out",
     """{
       // Reflex renders the button disabled / loading until its state has arrived; a page
-      // rendered per request shows it at once, interactive once React has hydrated it.
+      // rendered per request shows it at once, and takes clicks once React has hydrated it.
       sign_in: () => {
         const b = button("Sign in");
-        return !!b && !b.disabled && !b.hasAttribute("data-loading") && b.getAttribute("aria-disabled") !== "true"
+        return !!b && !b.disabled && !b.hasAttribute("data-loading") && getComputedStyle(b).pointerEvents !== "none"
           && Object.keys(b).some((k) => k.startsWith("__reactProps$"));
       },
       claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),

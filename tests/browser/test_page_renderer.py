@@ -53,7 +53,8 @@ async def test_renders_at_once_each_show_their_own_user(renderer):
         assert email.encode() in page and not any(f">{other}<".encode() in page for other in others)
 
 
-async def test_a_state_the_build_does_not_have_is_not_rendered(renderer):
-    state = {f"{AuthState.get_full_name()}.not_in_this_build": {"x_rx_state_": 1}}
+async def test_a_state_the_build_does_not_have_is_not_rendered_and_leaves_nothing_behind(renderer):
+    state = {**signed_in_as("Ada", "ada@example.com"), f"{AuthState.get_full_name()}.not_in_this_build": {"x_rx_state_": 1}}
     assert await renderer.render("http://localhost/", state) is None
-    assert await renderer.render("http://localhost/", first_state(Lookup(None))) is not None  # still rendering
+    page = await renderer.render("http://localhost/", {})  # still rendering, with the defaults
+    assert page is not None and b"Ada" not in page and b"ada@example.com" not in page

@@ -97,3 +97,26 @@ def test_back_from_the_provider_the_callback_sends_the_browser_to_the_rendered_p
     page.wait_for_timeout(300)
     assert not [error for error in errors if HYDRATION_ERROR.search(error)], errors
     screenshot(page, "rendered-way-back")
+
+
+def test_a_rendered_page_s_buttons_take_clicks_once_react_has_hydrated_it(app_url, context):
+    """Shown before the scripts run, a button would take a click that does nothing."""
+    signed_in_page(app_url, context)
+    # The same browser's cookies in a profile without the asset cache's worker, whose scripts
+    # would come from Cache Storage, past any route.
+    other = context.browser.new_context()
+    other.add_cookies(context.cookies())
+    page = other.new_page()
+    page.route(re.compile(r"/assets/.*\.js$"), lambda route: route.abort())  # no script runs
+    page.goto(app_url, wait_until="domcontentloaded")
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_visible()
+    assert sign_out.evaluate("(button) => getComputedStyle(button).pointerEvents") == "none"
+
+    page.unroute(re.compile(r"/assets/.*\.js$"))
+    page.reload()
+    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # removed once hydrated
+    assert sign_out.evaluate("(button) => getComputedStyle(button).pointerEvents") == "auto"
+    sign_out.click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    other.close()

@@ -68,6 +68,8 @@ async def test_a_page_is_sent_rendered_with_the_state_it_carries(signed_in, web_
     page_carries = carried(response)
     assert page_carries["rendered"] is True  # the browser hydrates from the same state
     assert page_carries["state"][AUTH]["user_name_rx_state_"] == "Ada"
+    # Its buttons take no click until React has hydrated it (the receiver removes the style).
+    assert b'<style id="__reflex_logto_until_hydrated">button,[role="button"]{pointer-events:none!important}</style></head>' in response.content
     # Still the app's response: its cookies kept; no cache keeps it; whole.
     assert "inner=1; Path=/; HttpOnly" in response.headers.get_list("set-cookie")
     assert response.headers["cache-control"] == "private, no-store"
@@ -88,7 +90,7 @@ async def test_a_render_that_fails_or_takes_too_long_leaves_the_page_as_built(si
         response = await visit("/", signed_in.cookie_header())
         took = time.monotonic() - started
 
-    assert BLOCK.sub(b"", response.content) == BUILT
+    assert BLOCK.sub(b"", response.content) == BUILT  # nor any style: its buttons show once hydrated
     assert "rendered" not in carried(response)  # applied once React has hydrated the built page
     assert carried(response)["state"][AUTH]["signed_in_rx_state_"] is True
     assert took < rendering.RENDER_TIMEOUT_SECONDS + 1

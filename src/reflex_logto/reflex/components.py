@@ -7,51 +7,25 @@ handlers; none holds a token.
 from __future__ import annotations
 
 import reflex as rx
-from reflex_base.vars import VarData
 
 from reflex_logto.reflex.state import AuthState
-
-# False while React hydrates a page (the server's answer, as the page was rendered), true from the
-# render right after, and on every render of a page React drew itself.
-_HYDRATED: rx.Var[bool] = rx.Var(
-    "reflexLogtoHydrated",
-    _var_type=bool,
-    _var_data=VarData(
-        hooks={"const reflexLogtoHydrated = useSyncExternalStore(useCallback(() => () => {}, []), () => true, () => false);": None},
-        imports={"react": ["useSyncExternalStore", "useCallback"]},
-    ),
-)
-
-
-def _until_hydrated(props: dict) -> dict:
-    """A button's props, made inert until React has hydrated the page: a page rendered per
-    request (`rendering.py`) shows its buttons before its scripts run, and a click then would
-    do nothing. It looks the same, says it is disabled, and takes no click until then."""
-    return {
-        "aria_disabled": rx.cond(_HYDRATED, "false", "true"),
-        "style": {"pointer_events": rx.cond(_HYDRATED, "auto", "none"), **props.pop("style", {})},
-        **props,
-    }
 
 
 def sign_in_button(label: str = "Sign in", **props) -> rx.Component:
     """Calls `AuthState.sign_in`; spins until the tab leaves for the provider."""
-    return rx.button(
-        label, on_click=AuthState.sign_in, loading=AuthState.pending == "sign_in",
-        **_until_hydrated({"size": "3", **props}),
-    )
+    return rx.button(label, on_click=AuthState.sign_in, loading=AuthState.pending == "sign_in", **{"size": "3", **props})
 
 
 def sign_up_button(label: str = "Create account", **props) -> rx.Component:
     """Calls `AuthState.sign_up`: the provider's sign-up screen first."""
-    return rx.button(label, on_click=AuthState.sign_up, **_until_hydrated({"variant": "soft", "size": "3", **props}))
+    return rx.button(label, on_click=AuthState.sign_up, **{"variant": "soft", "size": "3", **props})
 
 
 def sign_out_button(label: str = "Sign out", **props) -> rx.Component:
     """Calls `AuthState.sign_out`; spins until the tab leaves for the provider's sign-out."""
     return rx.button(
         label, on_click=AuthState.sign_out, loading=AuthState.pending == "sign_out",
-        **_until_hydrated({"variant": "outline", "size": "3", **props}),
+        **{"variant": "outline", "size": "3", **props},
     )
 
 

@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 ELEMENT_ID = "__reflex_logto_first_state"
 """The id of the JSON block a page carries its first state in."""
+INERT_ID = "__reflex_logto_until_hydrated"
+"""The id of the style that keeps a rendered page's buttons from taking clicks until React has
+hydrated the page: they show before its scripts run, and a click then would do nothing."""
+INERT_STYLE = f'<style id="{INERT_ID}">button,[role="button"]{{pointer-events:none!important}}</style>'.encode("ascii")
 
 # Headers of the built file that no longer describe the page once it carries a state.
 _FILE_HEADERS = (
@@ -97,7 +101,8 @@ def with_first_state(
     head_end = page.find(b"</head>")
     if head_end < 0:
         return page
-    return page[:head_end] + state_block(state, go=go, rendered=rendered) + page[head_end:]
+    carried = state_block(state, go=go, rendered=rendered) + (INERT_STYLE if rendered else b"")
+    return page[:head_end] + carried + page[head_end:]
 
 
 def page_headers(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
@@ -253,14 +258,14 @@ _TAKE = f"""const carriedFirstState = (() => {{
 }})();"""
 
 # Applied once React has hydrated a built page (built with the defaults, and hydration must find
-# what was built), before the websocket's answer can arrive; a rendered page already shows it.
+# what was built), before the websocket's answer can arrive; a rendered page already shows it,
+# and its buttons now take clicks.
 _APPLY = """useEffect(() => {
   if (!carriedFirstState) return;
-  if (!carriedFirstState.rendered) {
-    for (const [name, delta] of Object.entries(carriedFirstState.state)) dispatchers[name]?.(delta);
-  }
+  if (carriedFirstState.rendered) document.getElementById(__INERT_ID__)?.remove();
+  else for (const [name, delta] of Object.entries(carriedFirstState.state)) dispatchers[name]?.(delta);
   if (carriedFirstState.go) navigate(carriedFirstState.go, { replace: true });
-}, []);"""
+}, []);""".replace("__INERT_ID__", json.dumps(INERT_ID))
 
 
 class _FirstStateReceiver(rx.Fragment):

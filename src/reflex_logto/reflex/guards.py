@@ -118,14 +118,13 @@ def _checking() -> rx.Component:
 
 def _signed_out() -> rx.Component:
     """Signed out on a protected page (sign-in could not start, or the session ended here)."""
-    from reflex_logto.reflex.components import sign_in_button
     from reflex_logto.reflex.state import AuthState
 
     return rx.vstack(
         rx.cond(AuthState.error_code != "", rx.callout.root(rx.callout.text(AuthState.error_message), color_scheme="red", role="alert")),
         rx.cond(AuthState.notice != "", rx.callout.root(rx.callout.text(AuthState.notice_message), role="status")),
         rx.text("This page needs you to sign in."),
-        sign_in_button(size="2"),
+        rx.button("Sign in", on_click=AuthState.sign_in, loading=AuthState.pending == "sign_in"),
         spacing="3",
         align="start",
     )

@@ -29,19 +29,18 @@ const handle = createRequestHandler(build, "production");
 const MAX_BODY = 1 << 20;
 
 async function render(url, state) {
-  for (const [name, delta] of Object.entries(state)) {
-    if (!Object.hasOwn(defaults, name)) return { status: 409, html: "" }; // another build's state
-    initialState[name] = { ...defaults[name], ...delta };
-  }
+  const names = Object.keys(state);
+  if (!names.every((name) => Object.hasOwn(defaults, name))) return { status: 409, html: "" }; // another build's
   try {
+    for (const name of names) initialState[name] = { ...defaults[name], ...state[name] };
     const response = await handle(new Request(url, { headers: { accept: "text/html" } }));
     return { status: response.status, html: await response.text() };
   } finally {
-    for (const name of Object.keys(state)) initialState[name] = defaults[name];
+    for (const name of names) initialState[name] = defaults[name];
   }
 }
 
-// A first render, before saying ready: the first renders of a process take several times as long.
+// A few renders before saying ready: a process's first renders take several times as long.
 for (let i = 0; i < 3; i++) await render(`http://localhost${build.basename ?? "/"}`, {});
 let queue = Promise.resolve();
 

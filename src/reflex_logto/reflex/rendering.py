@@ -7,8 +7,8 @@ with it, by React Router's server build that Reflex's production build leaves in
 `.web/build/server` (its prerender's), in a Node.js process beside each backend worker
 (`renderer.mjs`); the browser then hydrates from the same state, which the page carries
 marked `rendered`. Nothing else changes: the same state, the same lookup, the same
-`private, no-store` page. Its buttons take no click until React has hydrated them
-(`components.py`), as a click before would do nothing.
+`private, no-store` page. Its buttons take no click until React has hydrated it
+(`first_state.INERT_STYLE`), as a click before would do nothing.
 
 Whenever the renderer can't answer in time (not started yet, busy, gone, no Node.js, a
 build without a server build), the page is the built one, the state applied once React

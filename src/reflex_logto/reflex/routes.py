@@ -152,9 +152,10 @@ async def callback(request: Request) -> Response:
     the start, and the page carries the new session's first state and where to go: it goes there
     as soon as it has hydrated, without waiting for its websocket, and its on_load
     (`AuthState.finish_sign_in`) does nothing. A failure, or a page that couldn't be given what
-    it carries, leaves an outcome for the on_load to read instead (on the callback page). A provider slower than CALLBACK_WAIT_SECONDS gets the page at once,
-    showing its progress, and the sign-in ends behind it as on the websocket path (the page
-    fetches the session route). Every check is `SignInFlow`'s.
+    it carries, leaves an outcome for the on_load to read instead (on the callback page). A
+    provider slower than CALLBACK_WAIT_SECONDS gets the callback page at once, showing its
+    progress, and the sign-in ends behind it as on the websocket path (the page fetches the
+    session route). Every check is `SignInFlow`'s.
     """
     flow = get_flow()
     page = callback_html(flow.config.callback_path)
