@@ -1,6 +1,6 @@
 """A TCP load balancer in front of several app instances, steered by the test.
 
-Each new connection goes to the backend currently chosen; `route_to(...,
+Each new connection goes to the backend chosen when its first request arrives; `route_to(...,
 drop_open=True)` also closes every open connection, as a balancer does when a
 backend is taken out, so the browser's next request (and its websocket, which
 Reflex reconnects) lands on the new one. It logs the first request line of
@@ -38,11 +38,13 @@ class Balancer:
         self._loop.run_forever()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        name = self.target
         try:
             first = await client_reader.read(CHUNK)
             if not first:
                 return
+            # Chosen at the first request, not at accept: the browser opens spare connections
+            # ahead of need, and one opened before a switch must not carry a request made after.
+            name = self.target
             self.log.append((name, first.split(b"\r\n", 1)[0].decode("latin-1")))
             backend_reader, backend_writer = await asyncio.open_connection("127.0.0.1", self.backends[name])
         except OSError:
