@@ -32,7 +32,10 @@ from typing import Any
 
 import httpx
 
+from reflex_logto.reflex.state import EveryMinute
+
 log = logging.getLogger(__name__)
+_render_failed = EveryMinute("a page is sent as built: %s (logged once a minute)", log)
 
 RENDER_TIMEOUT_SECONDS = 0.25
 """The longest a page waits for its render before it is sent as built (one takes 10-40 ms here)."""
@@ -61,7 +64,6 @@ class PageRenderer:
         self._starting: asyncio.Task[None] | None = None
         self._started_at = float("-inf")
         self._waiting = self._failures = 0
-        self._warned_at = float("-inf")
         self._build: tuple[int, int] | None = None
         self._log_task: asyncio.Future[None] | None = None
         self._kept: collections.OrderedDict[str, bytes] = collections.OrderedDict()
@@ -153,9 +155,7 @@ class PageRenderer:
 
     def _failed(self, why: str) -> None:
         self._failures += 1
-        if time.monotonic() - self._warned_at >= 60:  # once a minute: every page load would say it
-            self._warned_at = time.monotonic()
-            log.warning("a page is sent as built: %s", why)
+        _render_failed.warn(why)
         if self._failures >= MAX_FAILURES and self._process is not None and self._process.returncode is None:
             log.warning("the renderer failed %d renders in a row: stopping it", self._failures)
             self._process.kill()  # started again by the next page, at most once a minute

@@ -42,15 +42,15 @@ async def _done_soon(work: asyncio.Future) -> bool:
 
 
 class EveryMinute:
-    """A warning that every open tab's heartbeat would otherwise repeat each second."""
+    """A warning that every open tab's heartbeat (or every page load) would otherwise repeat."""
 
-    def __init__(self, message: str):
-        self.message, self.last = message, float("-inf")
+    def __init__(self, message: str, logger: logging.Logger = log):
+        self.message, self.logger, self.last = message, logger, float("-inf")
 
-    def warn(self) -> None:
+    def warn(self, *args: object) -> None:
         if time.monotonic() - self.last >= 60:
             self.last = time.monotonic()
-            log.warning(self.message)
+            self.logger.warning(self.message, *args)
 
 
 _store_down = EveryMinute("session checks skipped: the session store is not answering (logged once a minute)")
