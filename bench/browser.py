@@ -55,6 +55,15 @@ MILESTONES = """
   const seen = (window.__seen = {});
   const now = () => performance.timeOrigin + performance.now();
   const button = (name) => [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === name);
+  // Whether a click on button `b` would start a sign-in now: React has hydrated it (its props
+  // are attached, so its handler runs), or it submits a form to a sign-in route (which the
+  // browser does without any script); and it takes clicks.
+  const startsSignIn = (b) => {
+    if (!b || b.disabled || b.hasAttribute("data-loading")) return false;
+    const hydrated = Object.keys(b).some((k) => k.startsWith("__reactProps$"));
+    const submits = b.type === "submit" && !!b.form && new URL(b.form.action).pathname.endsWith("/sign-in");
+    return (hydrated || submits) && getComputedStyle(b).pointerEvents !== "none";  // the cheap tests first
+  };
   const probes = __PROBES__;
   const check = () => {
     for (const [name, probe] of Object.entries(probes)) {
@@ -94,12 +103,9 @@ APP = Target(
     "this app", "Sign in", "Sign out",
     """{
       // Reflex renders the button disabled / loading until its state has arrived; a page
-      // rendered per request shows it at once, and takes clicks once React has hydrated it.
-      sign_in: () => {
-        const b = button("Sign in");
-        return !!b && !b.disabled && !b.hasAttribute("data-loading") && getComputedStyle(b).pointerEvents !== "none"
-          && Object.keys(b).some((k) => k.startsWith("__reactProps$"));
-      },
+      // rendered per request shows it at once, in a form that posts the sign-in until React
+      // has hydrated it.
+      sign_in: () => startsSignIn(button("Sign in")),
       claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),
       signed_out: () => !!document.body && document.body.textContent.includes("You are not signed in."),
     }""",
@@ -108,8 +114,9 @@ APP = Target(
 ANCHOR = Target(
     "Next.js + @logto/next", "Sign In", "Sign Out",
     """{
-      // Server-rendered: interactive once React has hydrated the button (its props are attached).
-      sign_in: () => { const b = button("Sign In"); return !!b && Object.keys(b).some((k) => k.startsWith("__reactProps$")); },
+      // Server-rendered, its button's onClick calls the Server Action: a click starts the
+      // sign-in once React has hydrated it (it is in no form).
+      sign_in: () => startsSignIn(button("Sign In")),
       claims: () => !!document.querySelector("table#claims"),
       // The home page again, signed out: the Sign In button, no claims.
       signed_out: () => !!button("Sign In") && !document.querySelector("table#claims"),

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_sign_in import hold_websockets, sign_in_at_provider
+from tests.browser.test_sign_in import hold_websockets, sign_in_at_provider, watch_websockets
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +120,57 @@ def test_a_rendered_page_s_buttons_take_clicks_once_react_has_hydrated_it(app_ur
     sign_out.click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
     other.close()
+
+
+def started_from_the_form(page, app_url) -> list[str]:
+    """Every request the page makes to the sign-in start route (the Sign in form's)."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url) if request.url.startswith(f"{app_url}/auth/sign-in?") else None)
+    return seen
+
+
+def test_with_no_script_run_sign_in_still_signs_in(app_url, context, screenshot):
+    """A rendered page shows Sign in before its scripts run; its form sends the sign-in the
+    handler would start, and the way back needs no script either."""
+    browser = context.browser.new_context(java_script_enabled=False)  # nor the asset cache's worker
+    page = browser.new_page()
+    started = started_from_the_form(page, app_url)
+    page.goto(f"{app_url}/?from=no-script")
+    sign_in = page.get_by_role("button", name="Sign in")
+    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(1)  # not hydrated, nor will it be
+    assert sign_in.evaluate("(button) => getComputedStyle(button).pointerEvents") == "auto"
+    sign_in.click()
+    sign_in_at_provider(page)
+
+    expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
+    assert page.url == f"{app_url}/?from=no-script"  # back on the page it started on
+    assert len(started) == 1 and "return_to=%2F%3Ffrom%3Dno-script" in started[0]
+    screenshot(page, "signed-in-without-scripts")
+    browser.close()
+
+
+def test_before_its_websocket_is_up_a_hydrated_page_signs_in_by_its_form(app_url, context):
+    page = context.new_page()
+    started = started_from_the_form(page, app_url)
+    hold_websockets(page)  # the handler can't be called
+    page.goto(app_url)
+    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # hydrated
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert len(started) == 1 and "option=sign_up" in started[0]
+
+
+def test_once_the_tab_is_live_sign_in_goes_to_the_handler(app_url, context):
+    page = context.new_page()
+    started = started_from_the_form(page, app_url)
+    frames = watch_websockets(page)
+    page.goto(app_url)
+    for _ in range(200):  # the websocket's answer that the page's on_load has run
+        if any('"is_hydrated_rx_state_":true' in frame for frame in frames):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"the tab never went live: {frames}")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert started == [] and any("auth_state.sign_in" in frame for frame in frames)

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 import reflex as rx
+from reflex_base.components.memo import memo
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -93,7 +94,7 @@ def service_worker_route(prefix: str, find_static_dir: Callable[[], Path] = stat
 # from Cache Storage; and released by that page once it has loaded, since for every other
 # page load the HTTP cache, which then holds the files, is quicker (bench/RESULTS.md). The
 # files stay in Cache Storage, so the next registration installs at once.
-_REGISTER = """(() => {
+_REGISTER = """if (typeof window !== "undefined") (() => {
   if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
   window.__reflexLogtoCacheAssets = () => navigator.serviceWorker
     .register(__URL__, { scope: "/" })
@@ -106,7 +107,23 @@ _REGISTER = """(() => {
 })();"""
 
 
-def registration_script(routes_prefix: str) -> rx.Component:
-    """The `<script>` every page carries: registers the worker (at the origin's root) when the
-    tab leaves for the provider, and releases it once the page it came back to has loaded."""
-    return rx.script(_REGISTER.replace("__URL__", json.dumps(f"{routes_prefix}/{SERVICE_WORKER_NAME}")))
+class _Registration(rx.Fragment):
+    """Defines the page's way to register the worker as the app's scripts load: before React
+    has hydrated the page, so a Sign in clicked then (`components._SIGN_IN_FROM_FORM`) registers
+    it too. Renders nothing."""
+
+    def add_custom_code(self) -> list[str]:
+        from reflex_logto.reflex.runtime import get_config
+
+        return [_REGISTER.replace("__URL__", json.dumps(f"{get_config().routes_prefix}/{SERVICE_WORKER_NAME}"))]
+
+
+@memo
+def logto_asset_cache() -> rx.Component:
+    return _Registration.create()
+
+
+def registration_wrap() -> rx.Component:
+    """What `setup` adds to the app's wraps (production only): every page registers the worker
+    when the tab leaves for the provider, and releases it once the page it came back to has loaded."""
+    return rx.Fragment.create(logto_asset_cache())

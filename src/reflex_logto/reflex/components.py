@@ -7,18 +7,106 @@ handlers; none holds a token.
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.event import EventChain, EventType, no_args_event_spec
+from reflex_base.vars import VarData
+from reflex_components_core.el.elements.base import BaseHTML
 
+from reflex_logto.reflex.runtime import page_routes_url
 from reflex_logto.reflex.state import AuthState
+
+SIGN_IN_FORM_ATTRIBUTE = "data-logto-sign-in"
+"""Marks the form of a Sign in button: its button takes clicks before the page has hydrated."""
+
+# The page's path as the browser shows it (with the app's base path): where a sign-in started
+# by the form comes back to, as one started by the handler does.
+_RETURN_TO: rx.Var[str] = rx.Var(
+    "reflexLogtoReturnTo",
+    _var_type=str,
+    _var_data=VarData(
+        hooks={
+            "const reflexLogtoLocation = useLocation();\nconst reflexLogtoReturnTo = "
+            "useHref({ pathname: reflexLogtoLocation.pathname, search: reflexLogtoLocation.search });": None
+        },
+        imports={"react-router": ["useLocation", "useHref"]},
+    ),
+)
+
+
+# A click on a Sign in button before the tab can call its handler is the form's: the browser
+# goes to the start route at once (`location.assign` starts a navigation in the click's own task,
+# where a submitted form waits for a task of its own behind the page's scripts). Until React has
+# hydrated the form, the click is taken before React sees it: React would hydrate the whole page
+# at once, to find the click's handler, before the browser could go (50 to 120 ms). Before the
+# scripts have run, the browser submits the form itself (no script needed).
+_SIGN_IN_FROM_FORM = f"""const reflexLogtoSignInFrom = (form) => {{
+  window.location.assign(form.action + "?" + new URLSearchParams(new FormData(form)));
+  window.__reflexLogtoCacheAssets?.();  // as the handler's way out does (asset_cache.py)
+}};
+const reflexLogtoEarlyClick = (event) => {{
+  const button = event.target instanceof Element ? event.target.closest("form[{SIGN_IN_FORM_ATTRIBUTE}] button[type=submit]") : null;
+  if (!button || !button.form) return;
+  event.stopPropagation();
+  event.preventDefault();
+  reflexLogtoSignInFrom(button.form);
+}};
+if (typeof document !== "undefined") document.addEventListener("click", reflexLogtoEarlyClick, true);"""
+_HYDRATED = 'useEffect(() => { document.removeEventListener("click", reflexLogtoEarlyClick, true); }, []);'
+
+
+class _SignInForm(BaseHTML):
+    """A <form> the browser submits itself unless its onSubmit says otherwise (Reflex's rx.form
+    always hands its submit to a handler)."""
+
+    tag = "form"
+    action: rx.Var[str]
+    method: rx.Var[str]
+
+    def add_custom_code(self) -> list[str]:
+        return [_SIGN_IN_FROM_FORM]
+
+    def add_hooks(self) -> list[str | rx.Var]:
+        return [rx.Var(_HYDRATED, _var_data=VarData(imports={"react": ["useEffect"]}))]
+
+
+def _submit_to(handler: EventType[()]) -> rx.Var:
+    """The form's onSubmit: once the tab's state is live (Reflex's `is_hydrated`: its websocket
+    is up and the page's on_load has run), the click goes to `handler`; until then (its event
+    would wait behind the websocket and the hydrate), to the start route."""
+    start = rx.Var.create(EventChain.create(handler, args_spec=no_args_event_spec))
+    live = rx.State.is_hydrated
+    return rx.Var(
+        f"((event) => {{ event.preventDefault(); if ({live}) ({start})(); else reflexLogtoSignInFrom(event.currentTarget); }})",
+        _var_data=VarData.merge(start._get_all_var_data(), live._get_all_var_data()),
+    )
+
+
+def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> rx.Component:
+    """`button` in a form that posts the sign-in `handler` would start (`option`) to the start
+    route (`routes.start_sign_in_from_page`): a rendered page shows the button before React
+    has hydrated it, and a click then still signs in, as it does with no script at all."""
+    return _SignInForm.create(
+        rx.el.input(type="hidden", name="return_to", value=_RETURN_TO),
+        rx.el.input(type="hidden", name="option", value=option),
+        button,
+        action=f"{page_routes_url()}/sign-in",
+        method="get",
+        custom_attrs={SIGN_IN_FORM_ATTRIBUTE: "", "onSubmit": _submit_to(handler)},
+        display="contents",  # laid out as the button alone
+    )
 
 
 def sign_in_button(label: str = "Sign in", **props) -> rx.Component:
-    """Calls `AuthState.sign_in`; spins until the tab leaves for the provider."""
-    return rx.button(label, on_click=AuthState.sign_in, loading=AuthState.pending == "sign_in", **{"size": "3", **props})
+    """Calls `AuthState.sign_in`; spins until the tab leaves for the provider. Clicked before the
+    tab's state is live, it posts the same sign-in instead."""
+    button = rx.button(label, type="submit", loading=AuthState.pending == "sign_in", **{"size": "3", **props})
+    return _sign_in_form(button, AuthState.sign_in, "default")
 
 
 def sign_up_button(label: str = "Create account", **props) -> rx.Component:
-    """Calls `AuthState.sign_up`: the provider's sign-up screen first."""
-    return rx.button(label, on_click=AuthState.sign_up, **{"variant": "soft", "size": "3", **props})
+    """Calls `AuthState.sign_up`: the provider's sign-up screen first (posted, like Sign in's,
+    before the tab's state is live)."""
+    button = rx.button(label, type="submit", **{"variant": "soft", "size": "3", **props})
+    return _sign_in_form(button, AuthState.sign_up, "sign_up")
 
 
 def sign_out_button(label: str = "Sign out", **props) -> rx.Component:

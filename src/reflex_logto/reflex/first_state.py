@@ -44,6 +44,7 @@ from reflex_base.vars import VarData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, request_header, under
+from reflex_logto.reflex.components import SIGN_IN_FORM_ATTRIBUTE
 from reflex_logto.reflex.rendering import get_renderer
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState, EveryMinute
@@ -55,8 +56,12 @@ ELEMENT_ID = "__reflex_logto_first_state"
 """The id of the JSON block a page carries its first state in."""
 INERT_ID = "__reflex_logto_until_hydrated"
 """The id of the style that keeps a rendered page's buttons from taking clicks until React has
-hydrated the page: they show before its scripts run, and a click then would do nothing."""
-INERT_STYLE = f'<style id="{INERT_ID}">button,[role="button"]{{pointer-events:none!important}}</style>'.encode("ascii")
+hydrated the page: they show before its scripts run, and a click then would do nothing. A Sign
+in button's form posts its sign-in without them (`components.sign_in_button`): it takes clicks."""
+INERT_STYLE = (
+    f'<style id="{INERT_ID}">:is(button,[role="button"]):not(form[{SIGN_IN_FORM_ATTRIBUTE}] *)'
+    "{pointer-events:none!important}</style>"
+).encode("ascii")
 
 # Headers of the built file that no longer describe the page once it carries a state.
 _FILE_HEADERS = (

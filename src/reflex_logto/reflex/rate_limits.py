@@ -3,8 +3,10 @@
 Each start stores a sign-in transaction (`sessions/transactions.py`), so a
 script on one websocket could store thousands a second. A start counts
 against the websocket connection (Reflex's `router.session.session_id`) and
-the tab (its `client_token`, the same across the tab's page loads); beyond
-`SIGN_IN_STARTS_PER_MINUTE` within the last minute for either, the start is
+the tab (its `client_token`, the same across the tab's page loads); one
+posted by a page's form (before its scripts have run) against the browser's
+sign-in cookie, or its address without one. Beyond
+`SIGN_IN_STARTS_PER_MINUTE` within the last minute for any, the start is
 refused and nothing is stored. A person clicks Sign in a few times a minute
 at most.
 
@@ -73,3 +75,9 @@ def allow_sign_in_start(session_id: str, client_token: str, now: float) -> bool:
     """
     keys = [(kind, value) for kind, value in (("connection", session_id), ("tab", client_token)) if value]
     return sign_in_starts.allow(keys, now)
+
+
+def allow_page_sign_in_start(binding: str | None, address: str, now: float) -> bool:
+    """Whether a page's form may start a sign-in at `now` (and count it if so): counted per the
+    browser's sign-in cookie (`binding`), or per its `address` where it has none yet."""
+    return sign_in_starts.allow([("browser", binding) if binding else ("address", address)], now)

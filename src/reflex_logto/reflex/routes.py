@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from reflex_logto.reflex.cookies import valid_binding
 from reflex_logto.reflex.first_state import first_state, with_first_state
 from reflex_logto.reflex.hardening import allowed_origins
 from reflex_logto.reflex.outcomes import failure
+from reflex_logto.reflex.rate_limits import allow_page_sign_in_start
 from reflex_logto.reflex.rendering import get_renderer
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.flow import SignInFlow
@@ -69,6 +71,37 @@ async def start_sign_in(request: Request) -> Response:
     if url is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
     response = _redirect(url)
+    flow.cookies.set_binding(response, binding)
+    return response
+
+
+@_failing_safely
+async def start_sign_in_from_page(request: Request) -> Response:
+    """`GET {prefix}/sign-in?return_to=...&option=...`: the Sign in button's form, sent by a page
+    whose tab can't call the handler yet (a rendered page shows the button before React has
+    hydrated it, and the websocket opens after that), or the app's own link. Starts the sign-in
+    the handler would (`AuthState._start_sign_in`): `return_to` is where the user comes back to
+    (a path of this app), `option` one the app declared.
+
+    A navigation another site started (its Sec-Fetch-Site says so) starts nothing: it lands on
+    the home page, whose Sign in button does. Counted per browser (its sign-in cookie), or per
+    address without one.
+    """
+    flow = get_flow()
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return _redirect(f"{flow.config.base_url}/")
+    params = request.query_params
+    if any(len(params.getlist(name)) > 1 for name in ("return_to", "option")):
+        return Response("Not a sign-in form.", status_code=400, headers=_NO_STORE)
+    found = flow.cookies.binding(request.headers.get("cookie"))
+    binding = found if valid_binding(found) else None
+    if not allow_page_sign_in_start(binding, request.client.host if request.client else "", time.monotonic()):
+        return _redirect(flow.callback_error_url("too_many_attempts"))  # nothing stored
+    return_to = params.get("return_to") or "/"
+    if urllib.parse.urlsplit(return_to).path.rstrip("/") == flow.config.callback_path.rstrip("/"):
+        return_to = "/"  # as from the handler: Try again on the callback page comes back home
+    binding = binding or secrets.token_urlsafe(32)
+    response = _redirect(await flow.start_sign_in(return_to, params.get("option") or "default", binding=binding))
     flow.cookies.set_binding(response, binding)
     return response
 
@@ -339,6 +372,7 @@ def auth_routes(prefix: str = "/auth", callback_path: str = "/callback") -> Star
             service_worker_route(prefix),
             Route(callback_path, callback, methods=["GET"]),
             Route(callback_path.rstrip("/") + "/", callback, methods=["GET"]),
+            Route(f"{prefix}/sign-in", start_sign_in_from_page, methods=["GET"]),
             Route(f"{prefix}/sign-in/{{txn_id}}", start_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", complete_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", take_session, methods=["POST"]),

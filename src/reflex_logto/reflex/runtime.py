@@ -49,6 +49,16 @@ def get_config() -> AuthConfig:
     return _config
 
 
+def page_routes_url() -> str:
+    """Where a page's form reaches the auth routes: the prefix alone where they share the
+    page's origin (production: the build then holds no host), the backend's URL where dev mode
+    splits the halves. Needs no flow."""
+    if _config is None or _backend_url is None:
+        raise RuntimeError("reflex_logto is not set up: call reflex_logto.setup(app) first")
+    same_origin = _backend_url.rstrip("/") == _config.origin
+    return _config.routes_prefix if same_origin else _backend_url.rstrip("/") + _config.routes_prefix
+
+
 def get_flow() -> SignInFlow:
     global _flow
     if _config is None or _backend_url is None:

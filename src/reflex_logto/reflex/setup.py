@@ -25,7 +25,7 @@ from reflex_logto.errors import ConfigurationError
 from reflex_logto.oidc.options import SignInOptions
 from reflex_logto.reflex import runtime, tab_state  # tab_state: its TabOwner state joins the tree on import
 from reflex_logto.reflex.access import check_access_rules
-from reflex_logto.reflex.asset_cache import cache_hashed_assets, registration_script
+from reflex_logto.reflex.asset_cache import cache_hashed_assets, registration_wrap
 from reflex_logto.reflex.browser_binding import bind_on_pages
 from reflex_logto.reflex.components import callback_page as default_callback_page
 from reflex_logto.reflex.cookies import CookiePolicy
@@ -202,7 +202,7 @@ def setup(
     app.app_wraps[(3, "LogtoFirstState")] = lambda stateful: first_state_wrap() if stateful else None
     if cache_assets and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
         # Every page registers the asset cache; dev mode's pages come from Vite, unhashed.
-        app.head_components = [*app.head_components, registration_script(config.routes_prefix)]
+        app.app_wraps[(4, "LogtoAssetCache")] = lambda stateful: registration_wrap() if stateful else None
     app.register_lifespan_task(_client_lifespan)
     if render_pages and environment.REFLEX_ENV_MODE.get() != rx.constants.Env.DEV:
         app.register_lifespan_task(_rendering_lifespan)
