@@ -18,7 +18,9 @@ The page timestamps its own milestones (a script added to every document
 watches the DOM and notes the animation frame in which each one shows), and
 clicks are made by the page at a noted time, so neither Playwright's polling
 nor its click machinery is counted. A step starts at the click, or for a page
-load at the browser's own navigation start.
+load at the browser's own navigation start. "Interactive" asks the same of both
+apps: would a click on Sign in start the sign-in now (React has hydrated the
+button, or it submits a form to a sign-in route, which needs no script).
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ APP = Target(
     "this app", "Sign in", "Sign out",
     """{
       // Reflex renders the button disabled / loading until its state has arrived; a page
-      // rendered per request shows it at once, in a form that posts the sign-in until React
-      // has hydrated it.
+      // rendered per request shows it at once, in a form that starts the sign-in without a
+      // script (until the tab is live, a click goes to that form's route).
       sign_in: () => startsSignIn(button("Sign in")),
       claims: () => [...document.querySelectorAll("h1, h2, h3, h4")].some((h) => h.textContent.includes("Demo User")),
       signed_out: () => !!document.body && document.body.textContent.includes("You are not signed in."),

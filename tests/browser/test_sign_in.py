@@ -294,8 +294,13 @@ def test_buttons_show_progress_until_the_page_leaves(app_url, dev_provider, cont
         time.sleep(0.4)
         route.continue_()
 
-    # The first request of each trip (a route never sees the redirects that follow it).
-    context.route(lambda url: url.startswith(f"{dev_provider.origin}/oidc/auth?") or "/auth/signed-out/" in url, slowly)
+    # The first request of each trip (a route never sees the redirects that follow it): the
+    # provider, or the start route where Sign in is clicked before the tab is live.
+    context.route(
+        lambda url: url.startswith(f"{dev_provider.origin}/oidc/auth?") or "/auth/sign-in?" in url
+        or "/auth/signed-out/" in url,
+        slowly,
+    )
     page = context.new_page()
     page.goto(app_url)
     disabled = lambda: page.evaluate("() => JSON.parse(sessionStorage.getItem('disabled-buttons') || '[]')")  # noqa: E731

@@ -35,27 +35,35 @@ _RETURN_TO: rx.Var[str] = rx.Var(
 # A click on a Sign in button before the tab can call its handler is the form's: the browser
 # goes to the start route at once (`location.assign` starts a navigation in the click's own task,
 # where a submitted form waits for a task of its own behind the page's scripts). Until React has
-# hydrated the form, the click is taken before React sees it: React would hydrate the whole page
+# hydrated a form, the click is taken before React sees it: React would hydrate the whole page
 # at once, to find the click's handler, before the browser could go (50 to 120 ms). Before the
-# scripts have run, the browser submits the form itself (no script needed).
-_SIGN_IN_FROM_FORM = f"""const reflexLogtoSignInFrom = (form) => {{
+# scripts have run, the browser submits the form itself (no script needed). One listener per
+# page, whichever of the app's modules holding a form loads first; the first form React has
+# hydrated (or rendered) removes it.
+_SIGN_IN_FROM_FORM = f"""const reflexLogtoSignInFrom = (form, button) => {{
+  if (button) {{  // taken: no second sign-in, and it shows until the page has left
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+  }}
   window.location.assign(form.action + "?" + new URLSearchParams(new FormData(form)));
   window.__reflexLogtoCacheAssets?.();  // as the handler's way out does (asset_cache.py)
 }};
-const reflexLogtoEarlyClick = (event) => {{
-  const button = event.target instanceof Element ? event.target.closest("form[{SIGN_IN_FORM_ATTRIBUTE}] button[type=submit]") : null;
-  if (!button || !button.form) return;
-  event.stopPropagation();
-  event.preventDefault();
-  reflexLogtoSignInFrom(button.form);
-}};
-if (typeof document !== "undefined") document.addEventListener("click", reflexLogtoEarlyClick, true);"""
-_HYDRATED = 'useEffect(() => { document.removeEventListener("click", reflexLogtoEarlyClick, true); }, []);'
+if (typeof window !== "undefined" && !window.__reflexLogtoEarlyClick) {{
+  window.__reflexLogtoEarlyClick = (event) => {{
+    const button = event.target instanceof Element ? event.target.closest("form[{SIGN_IN_FORM_ATTRIBUTE}] button[type=submit]") : null;
+    if (!button || !button.form) return;
+    event.stopPropagation();
+    event.preventDefault();
+    reflexLogtoSignInFrom(button.form, button);
+  }};
+  document.addEventListener("click", window.__reflexLogtoEarlyClick, true);
+}}"""
+_HYDRATED = 'useEffect(() => { document.removeEventListener("click", window.__reflexLogtoEarlyClick, true); }, []);'
 
 
 class _SignInForm(BaseHTML):
-    """A <form> the browser submits itself unless its onSubmit says otherwise (Reflex's rx.form
-    always hands its submit to a handler)."""
+    """A <form> the browser submits itself until React has hydrated it (Reflex's rx.form always
+    hands its submit to a handler); its onSubmit then decides (`_submit_to`)."""
 
     tag = "form"
     action: rx.Var[str]
@@ -75,13 +83,13 @@ def _submit_to(handler: EventType[()]) -> rx.Var:
     start = rx.Var.create(EventChain.create(handler, args_spec=no_args_event_spec))
     live = rx.State.is_hydrated
     return rx.Var(
-        f"((event) => {{ event.preventDefault(); if ({live}) ({start})(); else reflexLogtoSignInFrom(event.currentTarget); }})",
+        f"((event) => {{ event.preventDefault(); if ({live}) ({start})(); else reflexLogtoSignInFrom(event.currentTarget, event.nativeEvent.submitter); }})",
         _var_data=VarData.merge(start._get_all_var_data(), live._get_all_var_data()),
     )
 
 
 def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> rx.Component:
-    """`button` in a form that posts the sign-in `handler` would start (`option`) to the start
+    """`button` in a form that sends the sign-in `handler` would start (`option`) to the start
     route (`routes.start_sign_in_from_page`): a rendered page shows the button before React
     has hydrated it, and a click then still signs in, as it does with no script at all."""
     return _SignInForm.create(
@@ -97,14 +105,14 @@ def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> 
 
 def sign_in_button(label: str = "Sign in", **props) -> rx.Component:
     """Calls `AuthState.sign_in`; spins until the tab leaves for the provider. Clicked before the
-    tab's state is live, it posts the same sign-in instead."""
+    tab's state is live, it starts the same sign-in at the start route instead."""
     button = rx.button(label, type="submit", loading=AuthState.pending == "sign_in", **{"size": "3", **props})
     return _sign_in_form(button, AuthState.sign_in, "default")
 
 
 def sign_up_button(label: str = "Create account", **props) -> rx.Component:
-    """Calls `AuthState.sign_up`: the provider's sign-up screen first (posted, like Sign in's,
-    before the tab's state is live)."""
+    """Calls `AuthState.sign_up`: the provider's sign-up screen first (started at the start
+    route, like Sign in's, before the tab's state is live)."""
     button = rx.button(label, type="submit", **{"variant": "soft", "size": "3", **props})
     return _sign_in_form(button, AuthState.sign_up, "sign_up")
 

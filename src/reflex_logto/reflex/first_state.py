@@ -57,7 +57,7 @@ ELEMENT_ID = "__reflex_logto_first_state"
 INERT_ID = "__reflex_logto_until_hydrated"
 """The id of the style that keeps a rendered page's buttons from taking clicks until React has
 hydrated the page: they show before its scripts run, and a click then would do nothing. A Sign
-in button's form posts its sign-in without them (`components.sign_in_button`): it takes clicks."""
+in button's form starts its sign-in without them (`components.sign_in_button`): it takes clicks."""
 INERT_STYLE = (
     f'<style id="{INERT_ID}">:is(button,[role="button"]):not(form[{SIGN_IN_FORM_ATTRIBUTE}] *)'
     "{pointer-events:none!important}</style>"

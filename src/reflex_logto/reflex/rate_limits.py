@@ -4,7 +4,7 @@ Each start stores a sign-in transaction (`sessions/transactions.py`), so a
 script on one websocket could store thousands a second. A start counts
 against the websocket connection (Reflex's `router.session.session_id`) and
 the tab (its `client_token`, the same across the tab's page loads); one
-posted by a page's form (before its scripts have run) against the browser's
+sent by a page's Sign in form (before the tab is live) against the browser's
 sign-in cookie, or its address without one. Beyond
 `SIGN_IN_STARTS_PER_MINUTE` within the last minute for any, the start is
 refused and nothing is stored. A person clicks Sign in a few times a minute
