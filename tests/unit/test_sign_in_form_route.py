@@ -153,3 +153,21 @@ async def test_a_broken_store_lands_on_the_error_page(app):
     response = await send(app, {"return_to": "/"})
     assert response.status_code == 303
     assert response.headers["location"] == f"{APP_URL}/callback?app_error=default"
+
+
+@pytest.mark.parametrize(
+    ("backend_url", "action"),
+    [
+        (APP_URL, "/signin/sign-in"),  # one origin serves both (production): no host in the build
+        ("http://localhost:8000", "http://localhost:8000/signin/sign-in"),  # dev mode's own backend
+    ],
+)
+def test_a_sign_in_button_made_before_setup_sends_its_form_to_the_configured_route(op, tmp_path, backend_url, action):
+    from reflex_logto.reflex.components import sign_in_button
+
+    button = sign_in_button()  # as a page module may, as it loads
+    config = app_config(op, session_db=str(tmp_path / "s.sqlite3"), routes_prefix="/signin")
+    runtime.configure(config, backend_url=backend_url, transport=op.transport())
+    rendered = str(button)
+    assert f'action:"{action}"' in rendered and 'method:"get"' in rendered
+    assert 'name:"return_to"' in rendered and "data-logto-sign-in" in rendered

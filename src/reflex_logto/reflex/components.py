@@ -6,7 +6,10 @@ handlers; none holds a token.
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex_base.components.tags.tag import CommonTag
 from reflex_base.event import EventChain, EventType, no_args_event_spec
 from reflex_base.vars import VarData
 from reflex_components_core.el.elements.base import BaseHTML
@@ -66,8 +69,12 @@ class _SignInForm(BaseHTML):
     hands its submit to a handler); its onSubmit then decides (`_submit_to`)."""
 
     tag = "form"
-    action: rx.Var[str]
     method: rx.Var[str]
+
+    def _render(self, props: dict[str, Any] | None = None) -> CommonTag:
+        # Where the start route is, read as the page compiles (after `setup`, which a plugin
+        # runs only then), not when the button is made: a page may make it as its module loads.
+        return super()._render(props).add_props(action=f"{page_routes_url()}/sign-in")
 
     def add_custom_code(self) -> list[str]:
         return [_SIGN_IN_FROM_FORM]
@@ -96,7 +103,6 @@ def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> 
         rx.el.input(type="hidden", name="return_to", value=_RETURN_TO),
         rx.el.input(type="hidden", name="option", value=option),
         button,
-        action=f"{page_routes_url()}/sign-in",
         method="get",
         custom_attrs={SIGN_IN_FORM_ATTRIBUTE: "", "onSubmit": _submit_to(handler)},
         display="contents",  # laid out as the button alone
