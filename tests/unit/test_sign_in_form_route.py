@@ -107,7 +107,9 @@ async def test_only_a_page_of_this_app_is_returned_to(app, return_to, comes_back
         ({"sec-fetch-site": "none"}, True),  # typed, or bookmarked
         ({}, True),  # a browser that sends no Fetch Metadata: nothing to tell by
         ({"sec-fetch-site": "cross-site"}, False),
-        ({"sec-fetch-site": "same-site"}, False),
+        ({"sec-fetch-site": "same-site"}, False),  # another origin of the site, unnamed
+        ({"sec-fetch-site": "same-site", "referer": "https://blog.app.example/post"}, False),
+        ({"sec-fetch-site": "same-site", "referer": f"{APP_URL}/"}, True),  # the app's own (dev mode's frontend)
     ],
 )
 async def test_a_navigation_from_another_site_lands_on_the_home_page_and_starts_nothing(app, headers, starts):

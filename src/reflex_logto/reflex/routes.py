@@ -26,7 +26,7 @@ from reflex_logto.oidc.tokens import TokenSet
 from reflex_logto.reflex.asset_cache import service_worker_route, static_dir
 from reflex_logto.reflex.cookies import valid_binding
 from reflex_logto.reflex.first_state import first_state, with_first_state
-from reflex_logto.reflex.hardening import allowed_origins
+from reflex_logto.reflex.hardening import allowed_origins, origin_of
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.rate_limits import allow_page_sign_in_start
 from reflex_logto.reflex.rendering import get_renderer
@@ -88,7 +88,7 @@ async def start_sign_in_from_page(request: Request) -> Response:
     address without one.
     """
     flow = get_flow()
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    if not _started_by_this_app(request, flow):
         return _redirect(f"{flow.config.base_url}/")
     params = request.query_params
     if any(len(params.getlist(name)) > 1 for name in ("return_to", "option")):
@@ -104,6 +104,18 @@ async def start_sign_in_from_page(request: Request) -> Response:
     response = _redirect(await flow.start_sign_in(return_to, params.get("option") or "default", binding=binding))
     flow.cookies.set_binding(response, binding)
     return response
+
+
+def _started_by_this_app(request: Request, flow: SignInFlow) -> bool:
+    """Whether this navigation came from the app's own pages, by its Fetch Metadata: the same
+    origin, or none (typed, bookmarked); a browser that sends none can't be told apart. From
+    the same site but another origin, only one of the app's own (dev mode's frontend, on its
+    own port), by the origin its Referer names."""
+    site = request.headers.get("sec-fetch-site")
+    if site in (None, "same-origin", "none"):
+        return True
+    referer = request.headers.get("referer")
+    return site == "same-site" and referer is not None and origin_of(referer) in allowed_origins(flow.config)
 
 
 async def _create_session(request: Request, flow: SignInFlow) -> tuple[str, str] | None:
