@@ -65,8 +65,7 @@ def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable
 async def start_sign_in(request: Request) -> Response:
     flow = get_flow()
     # Reuse the browser's binding, so two tabs signing in at once both finish.
-    found = flow.cookies.binding(request.headers.get("cookie"))
-    binding = found if valid_binding(found) else secrets.token_urlsafe(32)
+    binding = _browser_binding(request, flow) or secrets.token_urlsafe(32)
     url = await flow.claim_sign_in(request.path_params["txn_id"], binding)
     if url is None:
         return _redirect(flow.callback_error_url("invalid_transaction"))
@@ -93,17 +92,20 @@ async def start_sign_in_from_page(request: Request) -> Response:
     params = request.query_params
     if any(len(params.getlist(name)) > 1 for name in ("return_to", "option")):
         return Response("Not a sign-in form.", status_code=400, headers=_NO_STORE)
-    found = flow.cookies.binding(request.headers.get("cookie"))
-    binding = found if valid_binding(found) else None
+    binding = _browser_binding(request, flow)
     if not allow_page_sign_in_start(binding, request.client.host if request.client else "", time.monotonic()):
         return _redirect(flow.callback_error_url("too_many_attempts"))  # nothing stored
-    return_to = params.get("return_to") or "/"
-    if urllib.parse.urlsplit(return_to).path.rstrip("/") == flow.config.callback_path.rstrip("/"):
-        return_to = "/"  # as from the handler: Try again on the callback page comes back home
     binding = binding or secrets.token_urlsafe(32)
-    response = _redirect(await flow.start_sign_in(return_to, params.get("option") or "default", binding=binding))
+    started = await flow.start_sign_in(params.get("return_to"), params.get("option") or "default", binding=binding)
+    response = _redirect(started)
     flow.cookies.set_binding(response, binding)
     return response
+
+
+def _browser_binding(request: Request, flow: SignInFlow) -> str | None:
+    """The browser's sign-in cookie, where it holds a valid one."""
+    found = flow.cookies.binding(request.headers.get("cookie"))
+    return found if valid_binding(found) else None
 
 
 def _started_by_this_app(request: Request, flow: SignInFlow) -> bool:

@@ -281,11 +281,10 @@ class AuthState(rx.State):
             self.pending, self.error_code, self.provider_error = "", "too_many_attempts", ""  # nothing stored
             return
         # The page the user is on is where they come back to; the flow keeps
-        # only a same-origin path.
+        # only a same-origin path, and the callback page's is home.
         page = self.router.url
         flow = get_flow()
-        on_callback = page.path.rstrip("/") == flow.config.callback_path
-        return_path = "/" if on_callback else page.path + (f"?{page.query}" if page.query else "")
+        return_path = page.path + (f"?{page.query}" if page.query else "")
         binding = flow.cookies.binding(self._cookies())
         starting = asyncio.ensure_future(
             flow.start_sign_in(return_path, option, binding=binding if valid_binding(binding) else None)

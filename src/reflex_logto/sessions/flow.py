@@ -24,6 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from reflex_logto.config import AuthConfig
 from reflex_logto.errors import AuthorizationDenied, InvalidCallback, SignInError
@@ -108,9 +109,10 @@ class SignInFlow:
         With the browser's `binding` (its sign-in cookie, which the tab's websocket
         carried), the transaction is bound to it at once and the tab goes straight to
         the provider; without, to the start route, which binds it. `option` names one
-        of the app's declared sign-in options; unknown: the default.
+        of the app's declared sign-in options; unknown: the default. A sign-in started
+        on the callback page (its Try again) comes back to the home page.
         """
-        txn = new_transaction(safe_return_path(return_path))
+        txn = new_transaction(self._return_path(return_path))
         options = self.sign_in_options.get(option, self.sign_in_options["default"])
         authorization_url = await self.client.authorization_url(
             state=txn.state, nonce=txn.nonce, code_verifier=txn.code_verifier, options=options
@@ -122,6 +124,11 @@ class SignInFlow:
             if claimed is not None:
                 return claimed
         return f"{self.routes_url}/sign-in/{txn.id}"
+
+    def _return_path(self, candidate: str | None) -> str:
+        path = safe_return_path(candidate)
+        on_callback = urlsplit(path).path.rstrip("/") == self.config.callback_path.rstrip("/")
+        return "/" if on_callback else path
 
     async def claim_sign_in(self, txn_id: str, binding: str) -> str | None:
         """Bind the transaction to this browser; the provider URL, or None if it can't be."""
