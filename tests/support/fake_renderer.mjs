@@ -4,7 +4,8 @@
 //
 // Each request reads <web dir>/mode: "page" answers a page naming the carried user (and how
 // many renders it has made), "fail"
-// answers 500, "slow" never answers, "exit" ends the process; "mute" at start never says ready.
+// answers 500, "slow" never answers, "cut" closes the connection halfway through its answer,
+// "exit" ends the process; "mute" at start never says ready.
 import { createServer } from "node:http";
 import { readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +24,11 @@ const server = createServer((req, res) => {
         res.writeHead(500).end();
         return;
       case "slow":
+        return;
+      case "cut":
+        res.writeHead(200, { "content-type": "text/html", "content-length": 1000 });
+        res.write("<!DOCTYPE html><html>");
+        setTimeout(() => res.destroy(), 20);
         return;
       case "exit":
         process.exit(3);

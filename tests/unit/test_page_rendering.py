@@ -87,7 +87,7 @@ async def test_signed_out_a_page_is_rendered_signed_out(rp, web_dir):
     assert carried(response)["state"][AUTH]["signed_in_rx_state_"] is False
 
 
-@pytest.mark.parametrize("mode", ["fail", "slow"])
+@pytest.mark.parametrize("mode", ["fail", "slow", "cut"])
 async def test_a_render_that_fails_or_takes_too_long_leaves_the_page_as_built(signed_in, web_dir, mode):
     async with fake_renderer(web_dir, mode):
         started = time.monotonic()
@@ -168,13 +168,22 @@ async def test_a_new_build_is_not_rendered_by_the_renderer_of_the_old_one(signed
         assert b"rendered / for Ada" in (await visit("/", signed_in.cookie_header())).content
 
 
-async def test_a_signed_out_page_is_rendered_once_and_a_user_s_page_every_time(signed_in, web_dir):
-    """Signed out, the state shows no one: the same page for every visitor, kept. A user's
-    page is never kept: it is theirs."""
-    async with fake_renderer(web_dir):
+async def test_a_page_is_rendered_again_only_for_another_state(signed_in, web_dir, monkeypatch):
+    """A render is the same page for the same state. Signed out, the state shows no one: the
+    same page for every visitor, kept for the build. A user's page is kept among the latest few,
+    for their next request with nothing changed: only a request carrying that very state gets it."""
+    async with fake_renderer(web_dir) as renderer:
         first, again = await visit("/"), await visit("/")
         assert b"render 1<" in first.content and again.content == first.content
         assert b"render 2<" in (await visit("/?tab=2")).content  # another page
 
-        assert b"render 3<" in (await visit("/", signed_in.cookie_header())).content
-        assert b"render 4<" in (await visit("/", signed_in.cookie_header())).content
+        ada = (await visit("/", signed_in.cookie_header())).content
+        assert b"rendered / for Ada" in ada and b"render 3<" in ada
+        assert (await visit("/", signed_in.cookie_header())).content.count(b"render 3<") == 1  # reloaded: kept
+
+        monkeypatch.setattr(rendering, "MAX_RECENT", 1)
+        bob = {AUTH: {"user_name_rx_state_": "Bob"}}
+        assert b"for Bob</p><p>render 4<" in (await renderer.render("http://localhost/", bob) or b"")
+        assert b"for Bob</p><p>render 4<" in (await renderer.render("http://localhost/", bob) or b"")
+        # Ada's page made way for Bob's: hers is rendered again, and still hers.
+        assert b"for Ada</p><p>render 5<" in (await visit("/", signed_in.cookie_header())).content
