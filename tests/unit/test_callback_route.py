@@ -9,11 +9,16 @@ import urllib.parse
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from reflex_logto.reflex import routes
+from reflex_logto.reflex.first_state import carry_first_state
 from reflex_logto.reflex.state import AuthState
+from tests.support.fake_provider import APP_URL
 from tests.support.reflex_state import auth_state, client_redirect, navigation, run
-from tests.support.renderers import fake_renderer
+from tests.support.renderers import fake_renderer, set_mode
 
 PAGE = b"<!doctype html><html><head><title>Signing in</title></head><body><p>Signing in...</p></body></html>"
 CARRIED = re.compile(rb'<script type="application/json" id="__reflex_logto_first_state">(.*?)</script>')
@@ -121,6 +126,34 @@ async def test_where_pages_are_rendered_the_callback_sends_the_browser_straight_
         again, page, events = await land_on_callback(rp, query)
         assert again.status_code == 200 and not sets(again, "logto_session")
         assert page.error_code == "invalid_transaction" and rp.count("sessions") == 1
+
+
+@pytest.mark.parametrize("arrives", ["after the render", "during the render"])
+async def test_the_return_page_is_rendered_as_the_redirect_travels_and_its_request_finds_it(rp, tmp_path, arrives):
+    """Its request carries the same state: it gets the render the callback began, not one of its own."""
+    async with fake_renderer(tmp_path / "web") as renderer:
+        params = await rp.begin("/orders/7?tab=items")
+        response = await rp.browser.get(f"/callback?{urllib.parse.urlencode(await rp.code_response(params))}")
+        assert response.status_code == 303
+        if arrives == "after the render":
+            await asyncio.gather(*renderer._preparing)
+            set_mode(tmp_path / "web", "fail")  # from now on a render of its own would leave the page as built
+        else:
+            await asyncio.sleep(0)
+            assert len(renderer._under_way) == 1  # the callback's, still at the renderer
+
+        landed = await visit(PAGE, "/orders/7?tab=items", rp.cookie_header())
+        assert b"<p>rendered /orders/7 for Ada</p><p>render 1</p>" in landed.content
+        assert not renderer._under_way and not renderer._preparing
+
+
+async def visit(built: bytes, path: str, cookie: str) -> httpx.Response:
+    """Load a page as a browser navigates to it, through the layer that renders it."""
+    app = carry_first_state(is_page=lambda path: True, signs_in_on_load=lambda path: False)(
+        Starlette(routes=[Route("/{path:path}", lambda request: HTMLResponse(built))])
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_URL) as browser:
+        return await browser.get(path, headers={"sec-fetch-dest": "document", "cookie": cookie})
 
 
 async def test_a_failed_sign_in_still_shows_on_the_callback_page_where_pages_are_rendered(rp, tmp_path):

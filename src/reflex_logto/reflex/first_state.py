@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, request_header, under
 from reflex_logto.reflex.components import SIGN_IN_FORM_ATTRIBUTE
-from reflex_logto.reflex.rendering import get_renderer
+from reflex_logto.reflex.rendering import get_renderer, page_url
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState, EveryMinute
 from reflex_logto.sessions.store import Lookup
@@ -187,8 +187,7 @@ async def _rendered(scope: Scope, state: dict[str, dict[str, Any]], *, shared: b
     if renderer is None:
         return None
     query = scope.get("query_string", b"").decode("latin-1")
-    url = f"http://localhost{scope['path']}{'?' + query if query else ''}"
-    return await renderer.render(url, state, shared=shared)
+    return await renderer.render(page_url(scope["path"], query), state, shared=shared)
 
 
 class _Rewriter:

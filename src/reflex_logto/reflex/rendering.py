@@ -71,6 +71,8 @@ class PageRenderer:
         self._log_task: asyncio.Future[None] | None = None
         self._kept: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._recent: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._under_way: dict[str, asyncio.Future[bytes | None]] = {}
+        self._preparing: set[asyncio.Task[bytes | None]] = set()
 
     @property
     def ready(self) -> bool:
@@ -120,12 +122,11 @@ class PageRenderer:
         """The page at `url` rendered with `state`; None to send it as built. A render is the
         same page for the same state: a `shared` state (one that shows no user: signed out),
         the same for everyone, is kept, and a page rendered so once is not rendered again for
-        this build; the latest signed-in renders are kept too, for the reload that follows."""
+        this build; the latest signed-in renders are kept too, for the reload that follows; and
+        a request for a render under way waits for that one."""
         if not self.ready:
             if self._process is not None and self._process.returncode is not None:
                 self._restart()
-            return None
-        if self._waiting >= MAX_WAITING:
             return None
         if _build_id(self.web_dir) != self._build:
             # A new build is served from the same files: the renderer's pages would name scripts
@@ -134,10 +135,25 @@ class PageRenderer:
             self._replace()
             return None
         request = json.dumps({"url": url, "state": state}, separators=(",", ":"))
-        kept, most = (self._kept, MAX_KEPT) if shared else (self._recent, MAX_RECENT)
+        kept = self._kept if shared else self._recent
         if (seen := kept.get(request)) is not None:
             kept.move_to_end(request)
             return seen
+        if (under_way := self._under_way.get(request)) is None:
+            if self._waiting >= MAX_WAITING:
+                return None
+            under_way = self._under_way[request] = asyncio.ensure_future(self._render(request, shared=shared))
+            under_way.add_done_callback(lambda _: self._under_way.pop(request, None))
+        return await asyncio.shield(under_way)  # a request that goes away leaves it to the others
+
+    def prepare(self, url: str, state: dict[str, dict[str, Any]]) -> None:
+        """Start rendering a page the browser is about to ask for (where the callback sends it),
+        so that its request finds it rendered, or under way."""
+        task = asyncio.ensure_future(self.render(url, state))
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+
+    async def _render(self, request: str, *, shared: bool) -> bytes | None:
         self._waiting += 1
         try:
             status, page = await asyncio.wait_for(_post(self.socket_path, request.encode()), RENDER_TIMEOUT_SECONDS)
@@ -150,6 +166,7 @@ class PageRenderer:
             self._failed(f"its render answered {status}")
             return None
         self._failures = 0
+        kept, most = (self._kept, MAX_KEPT) if shared else (self._recent, MAX_RECENT)
         kept[request] = page
         if len(kept) > most:
             kept.popitem(last=False)
@@ -238,6 +255,11 @@ def get_renderer() -> PageRenderer | None:
     if _renderer is None or _renderer[0] != os.getpid():
         return None
     return _renderer[1]
+
+
+def page_url(path: str, query: str = "") -> str:
+    """The URL a page is rendered at: its path and query, on a host of no account."""
+    return f"http://localhost{path}{'?' + query if query else ''}"
 
 
 def server_build(web_dir: Path) -> Path:

@@ -29,7 +29,7 @@ from reflex_logto.reflex.first_state import first_state, with_first_state
 from reflex_logto.reflex.hardening import allowed_origins, origin_of
 from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.rate_limits import allow_page_sign_in_start
-from reflex_logto.reflex.rendering import get_renderer
+from reflex_logto.reflex.rendering import get_renderer, page_url
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.sessions.flow import SignInFlow
 from reflex_logto.sessions.store import Lookup, Session
@@ -233,6 +233,7 @@ async def callback(request: Request) -> Response:
         session_started = True
         if _return_page_renders():
             # The page the sign-in started on shows the user as its HTML arrives: go straight there.
+            _prepare_the_return_page(session, return_url)
             redirect = _with_session_cookies(_redirect(return_url), flow, session_id)
             flow.cookies.clear_callback_result(redirect)
             return redirect
@@ -260,6 +261,19 @@ def _return_page_renders() -> bool:
     """Whether pages are rendered with their first state now (`rendering.py`)."""
     renderer = get_renderer()
     return renderer is not None and renderer.ready
+
+
+def _prepare_the_return_page(session: Session, return_url: str) -> None:
+    """Render the page the browser is sent to while the redirect travels: its request, which
+    carries the same state, then finds it rendered or under way (`PageRenderer.render`)."""
+    renderer = get_renderer()
+    target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
+    try:
+        state = first_state(Lookup(session))
+    except Exception:
+        return  # the page's own request makes it, or says why it can't
+    if renderer is not None:
+        renderer.prepare(page_url(target.path or "/", target.query), state)
 
 
 def _carry_the_sign_in(response: Response, page: bytes, session: Session, return_url: str) -> bool:
