@@ -267,13 +267,14 @@ def _prepare_the_return_page(session: Session, return_url: str) -> None:
     """Render the page the browser is sent to while the redirect travels: its request, which
     carries the same state, then finds it rendered or under way (`PageRenderer.render`)."""
     renderer = get_renderer()
+    if renderer is None:
+        return
     target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
     try:
         state = first_state(Lookup(session))
     except Exception:
         return  # the page's own request makes it, or says why it can't
-    if renderer is not None:
-        renderer.prepare(page_url(target.path or "/", target.query), state)
+    renderer.prepare(page_url(target.path or "/", target.query), state)
 
 
 def _carry_the_sign_in(response: Response, page: bytes, session: Session, return_url: str) -> bool:
