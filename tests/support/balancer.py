@@ -6,7 +6,8 @@ backend is taken out, so the browser's next request (and its websocket, which
 Reflex reconnects) lands on the new one. It logs the request line of every
 request with the backend that served it, so a test can see which backend served
 what: a kept-alive connection carries requests made after a switch to the
-backend it was opened to, and those count too.
+backend it was opened to, and those count too. A request to a backend that is
+down is not logged: the log says what each backend got.
 """
 
 from __future__ import annotations
@@ -47,17 +48,18 @@ class Balancer:
         try:
             head = await _request_head(client_reader)
             if not head:
+                client_writer.close()
                 return
-            # Chosen at the first request, not at accept: the browser opens spare connections
-            # ahead of need, and one opened before a switch must not carry a request made after.
-            name, drops = self.target, self._drops
-            backend_reader, backend_writer = await asyncio.open_connection("127.0.0.1", self.backends[name])
+            while True:
+                # Chosen at the first request, not at accept: the browser opens spare connections
+                # ahead of need, and one opened before a switch must not carry a request made after.
+                name, drops = self.target, self._drops
+                backend_reader, backend_writer = await asyncio.open_connection("127.0.0.1", self.backends[name])
+                if self._drops == drops:
+                    break
+                backend_writer.close()  # switched while connecting (not open yet, so not dropped): again
         except OSError:
             client_writer.close()  # the backend is down: the browser sees a dropped connection
-            return
-        if self._drops != drops:  # dropped while connecting: not open yet, so not closed with the rest
-            backend_writer.close()
-            client_writer.close()
             return
         self._open.update((client_writer, backend_writer))
         try:
@@ -135,5 +137,5 @@ async def _request_head(reader: asyncio.StreamReader) -> bytes:
     """A request's line and headers, up to the blank line; empty when the connection ends first."""
     try:
         return await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return b""

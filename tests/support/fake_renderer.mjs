@@ -4,7 +4,8 @@
 //
 // Each request reads <web dir>/mode: "page" answers a page naming the carried user (and how
 // many renders it has made), "fail"
-// answers 500, "slow" never answers, "cut" closes the connection halfway through its answer,
+// answers 500, "slow" never answers, "late" answers the page after 150 ms (within the wait for
+// it), "cut" closes the connection halfway through its answer,
 // "exit" ends the process; "mute" at start never says ready.
 import { createServer } from "node:http";
 import { readFileSync, unlinkSync } from "node:fs";
@@ -32,15 +33,21 @@ const server = createServer((req, res) => {
         return;
       case "exit":
         process.exit(3);
-      default: {
-        const users = Object.values(state).map((delta) => delta.user_name_rx_state_ ?? "nobody");
-        res.writeHead(200, { "content-type": "text/html" });
-        renders += 1;
-        res.end(`<!DOCTYPE html><html><head><title>Rendered</title></head><body><p>rendered ${new URL(url).pathname} for ${users.join(", ")}</p><p>render ${renders}</p></body></html>`);
-      }
+      case "late":
+        setTimeout(() => answerPage(res, url, state), 150);
+        return;
+      default:
+        answerPage(res, url, state);
     }
   });
 });
+
+function answerPage(res, url, state) {
+  const users = Object.values(state).map((delta) => delta.user_name_rx_state_ ?? "nobody");
+  res.writeHead(200, { "content-type": "text/html" });
+  renders += 1;
+  res.end(`<!DOCTYPE html><html><head><title>Rendered</title></head><body><p>rendered ${new URL(url).pathname} for ${users.join(", ")}</p><p>render ${renders}</p></body></html>`);
+}
 
 try {
   unlinkSync(socketPath);

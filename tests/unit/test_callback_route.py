@@ -133,18 +133,31 @@ async def test_the_return_page_is_rendered_as_the_redirect_travels_and_its_reque
     """Its request carries the same state: it gets the render the callback began, not one of its own."""
     async with fake_renderer(tmp_path / "web") as renderer:
         params = await rp.begin("/orders/7?tab=items")
+        if arrives == "during the render":
+            set_mode(tmp_path / "web", "late")  # each render takes 150 ms
         response = await rp.browser.get(f"/callback?{urllib.parse.urlencode(await rp.code_response(params))}")
         assert response.status_code == 303
         if arrives == "after the render":
             await asyncio.gather(*renderer._preparing)
             set_mode(tmp_path / "web", "fail")  # from now on a render of its own would leave the page as built
         else:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.05)
             assert len(renderer._under_way) == 1  # the callback's, still at the renderer
 
         landed = await visit(PAGE, "/orders/7?tab=items", rp.cookie_header())
         assert b"<p>rendered /orders/7 for Ada</p><p>render 1</p>" in landed.content
         assert not renderer._under_way and not renderer._preparing
+
+
+async def test_a_return_path_that_is_no_page_is_not_rendered(rp, tmp_path):
+    async with fake_renderer(tmp_path / "web") as renderer:
+        params = await rp.begin("/api/orders")
+        callback = routes.auth_routes(is_page=lambda path: not path.startswith("/api/"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=callback), base_url=APP_URL) as browser:
+            browser.cookies = rp.browser.cookies
+            response = await browser.get(f"/callback?{urllib.parse.urlencode(await rp.code_response(params))}")
+        assert response.status_code == 303 and response.headers["location"] == "https://app.example/api/orders"
+        assert not renderer._preparing and not renderer._under_way and not renderer._recent
 
 
 async def visit(built: bytes, path: str, cookie: str) -> httpx.Response:

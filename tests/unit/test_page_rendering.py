@@ -187,3 +187,25 @@ async def test_a_page_is_rendered_again_only_for_another_state(signed_in, web_di
         assert b"for Bob</p><p>render 4<" in (await renderer.render("http://localhost/", bob) or b"")
         # Ada's page made way for Bob's: hers is rendered again, and still hers.
         assert b"for Ada</p><p>render 5<" in (await visit("/", signed_in.cookie_header())).content
+
+
+async def test_a_request_that_goes_away_leaves_the_render_it_waited_for_to_the_others(web_dir):
+    async with fake_renderer(web_dir, "late") as renderer:
+        ada = {AUTH: {"user_name_rx_state_": "Ada"}}
+        first = asyncio.ensure_future(renderer.render("http://localhost/", ada))
+        second = asyncio.ensure_future(renderer.render("http://localhost/", ada))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        assert b"for Ada</p><p>render 1<" in (await second or b"")  # one render, not cancelled with the first
+        assert b"for Ada</p><p>render 1<" in (await renderer.render("http://localhost/", ada) or b"")
+
+
+async def test_a_render_begun_by_the_renderer_of_an_older_build_is_not_kept(web_dir):
+    async with fake_renderer(web_dir, "late") as renderer:
+        under_way = asyncio.ensure_future(renderer.render("http://localhost/", {}, shared=True))
+        await asyncio.sleep(0.05)
+        rendering.server_build(web_dir).write_text("// built again")
+        assert await renderer.render("http://localhost/", {}, shared=True) is None  # replaced: sent as built
+        await under_way
+        assert await renderer.started()
+        assert not renderer._kept and renderer._failures == 0

@@ -73,6 +73,7 @@ class PageRenderer:
         self._recent: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._under_way: dict[str, asyncio.Future[bytes | None]] = {}
         self._preparing: set[asyncio.Task[bytes | None]] = set()
+        self._generation = 0  # one per process: a render begun with another's counts for nothing
 
     @property
     def ready(self) -> bool:
@@ -154,14 +155,21 @@ class PageRenderer:
         task.add_done_callback(self._preparing.discard)
 
     async def _render(self, request: str, *, shared: bool) -> bytes | None:
+        generation = self._generation
         self._waiting += 1
         try:
             status, page = await asyncio.wait_for(_post(self.socket_path, request.encode()), RENDER_TIMEOUT_SECONDS)
         except (OSError, TimeoutError, h11.ProtocolError) as err:
-            self._failed(f"its render did not answer ({type(err).__name__})")
+            if generation == self._generation:
+                self._failed(f"its render did not answer ({type(err).__name__})")
+            return None
+        except Exception:
+            log.exception("a render failed: the page is sent as built")
             return None
         finally:
             self._waiting -= 1
+        if generation != self._generation:
+            return None  # the renderer of an older build, or one since replaced: neither kept nor counted
         if status != 200:
             self._failed(f"its render answered {status}")
             return None
@@ -190,13 +198,17 @@ class PageRenderer:
         if self._process is not None and self._process.returncode is None:
             self._process.kill()
         self._failures = 0
+        self._generation += 1
         self._kept.clear()  # another build's pages
         self._recent.clear()
+        self._under_way.clear()  # those still under way end for the requests already waiting
         self.start()
 
     async def stop(self) -> None:
         if self._starting is not None and not self._starting.done():
             self._starting.cancel()
+        for task in self._preparing:
+            task.cancel()
         self._listening = False
         process = self._process
         if process is not None and process.returncode is None:
@@ -236,8 +248,8 @@ async def _post(socket_path: Path, body: bytes) -> tuple[int, bytes]:
                 content += event.data
             elif isinstance(event, h11.EndOfMessage):
                 return status, bytes(content)
-            elif isinstance(event, h11.ConnectionClosed):
-                raise h11.RemoteProtocolError("the connection closed before the answer")
+            elif not isinstance(event, h11.InformationalResponse):  # closed early, or paused: no answer
+                raise h11.RemoteProtocolError(f"no answer ({type(event).__name__})")
     finally:
         writer.close()
 

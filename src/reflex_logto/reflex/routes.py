@@ -188,7 +188,7 @@ MAX_FINISHING = 256
 _finishing: set[asyncio.Task] = set()  # sign-ins the callback page is waiting for
 
 
-async def callback(request: Request) -> Response:
+async def callback(request: Request, is_page: Callable[[str], bool] = lambda path: True) -> Response:
     """The provider's redirect, where one origin serves both the pages and this backend: finish
     the sign-in in this request, then send the browser to the page it started on, which renders
     with the user shown (`rendering.py`); where pages aren't rendered, answer with the callback
@@ -233,7 +233,7 @@ async def callback(request: Request) -> Response:
         session_started = True
         if _return_page_renders():
             # The page the sign-in started on shows the user as its HTML arrives: go straight there.
-            _prepare_the_return_page(session, return_url)
+            _prepare_the_return_page(session, return_url, is_page)
             redirect = _with_session_cookies(_redirect(return_url), flow, session_id)
             flow.cookies.clear_callback_result(redirect)
             return redirect
@@ -263,18 +263,20 @@ def _return_page_renders() -> bool:
     return renderer is not None and renderer.ready
 
 
-def _prepare_the_return_page(session: Session, return_url: str) -> None:
+def _prepare_the_return_page(session: Session, return_url: str, is_page: Callable[[str], bool]) -> None:
     """Render the page the browser is sent to while the redirect travels: its request, which
-    carries the same state, then finds it rendered or under way (`PageRenderer.render`)."""
+    carries the same state, then finds it rendered or under way (`PageRenderer.render`), on this
+    worker. Only a page that request would have rendered (`is_page`, as `carry_first_state` asks)."""
     renderer = get_renderer()
-    if renderer is None:
-        return
     target = urllib.parse.urlsplit(return_url)  # built on the app's base URL: the path is ours
+    path = urllib.parse.unquote(target.path) or "/"  # as the page's request has it (ASGI decodes it)
+    if renderer is None or not is_page(path):
+        return
     try:
         state = first_state(Lookup(session))
     except Exception:
-        return  # the page's own request makes it, or says why it can't
-    renderer.prepare(page_url(target.path or "/", target.query), state)
+        return  # the page's own request makes it, or logs why it can't
+    renderer.prepare(page_url(path, target.query), state)
 
 
 def _carry_the_sign_in(response: Response, page: bytes, session: Session, return_url: str) -> bool:
@@ -390,17 +392,21 @@ async def _logout_token(request: Request) -> str:
     return values[0]
 
 
-def auth_routes(prefix: str = "/auth", callback_path: str = "/callback") -> Starlette:
+def auth_routes(
+    prefix: str = "/auth", callback_path: str = "/callback", is_page: Callable[[str], bool] = lambda path: True
+) -> Starlette:
     """The routes to pass to `rx.App(api_transformer=...)`; Reflex mounts itself below them.
 
     `prefix` is the config's `routes_prefix` (LOGTO_ROUTES_PREFIX), `callback_path` its
-    `callback_path` (LOGTO_CALLBACK_PATH).
+    `callback_path` (LOGTO_CALLBACK_PATH); `is_page(path)` whether `path` is one of the app's
+    pages (the callback renders the one it sends the browser to, if it is).
     """
+    callback_to_pages = functools.partial(callback, is_page=is_page)
     return Starlette(
         routes=[
             service_worker_route(prefix),
-            Route(callback_path, callback, methods=["GET"]),
-            Route(callback_path.rstrip("/") + "/", callback, methods=["GET"]),
+            Route(callback_path, callback_to_pages, methods=["GET"]),
+            Route(callback_path.rstrip("/") + "/", callback_to_pages, methods=["GET"]),
             Route(f"{prefix}/sign-in", start_sign_in_from_page, methods=["GET"]),
             Route(f"{prefix}/sign-in/{{txn_id}}", start_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", complete_sign_in, methods=["GET"]),

@@ -189,13 +189,12 @@ def setup(
         [] if transformers is None else list(transformers) if isinstance(transformers, Sequence) else [transformers]
     )
     # Last is outermost: the security headers, Host-safe redirects and CORS cover every response.
+    is_page = functools.partial(_is_page, app)
     app.api_transformer = [
-        functools.partial(_startup_checks, app, config), *existing, auth_routes(config.routes_prefix, config.callback_path),
+        functools.partial(_startup_checks, app, config), *existing,
+        auth_routes(config.routes_prefix, config.callback_path, is_page),
         cache_hashed_assets, bind_on_pages(policy, (config.routes_prefix, config.callback_path)),
-        carry_first_state(
-            functools.partial(_is_page, app), functools.partial(_signs_in_on_load, app),
-            (config.routes_prefix, config.callback_path),
-        ),
+        carry_first_state(is_page, functools.partial(_signs_in_on_load, app), (config.routes_prefix, config.callback_path)),
         *hardening_transformers(config),
     ]
     # Every page takes the state its response carried (first_state.py), inside Reflex's state providers.
