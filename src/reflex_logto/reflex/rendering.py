@@ -136,7 +136,7 @@ class PageRenderer:
             self._replace()
             return None
         request = json.dumps({"url": url, "state": state}, separators=(",", ":"))
-        kept = self._kept if shared else self._recent
+        kept, _ = self._kept_for(shared)
         if (seen := kept.get(request)) is not None:
             kept.move_to_end(request)
             return seen
@@ -174,11 +174,15 @@ class PageRenderer:
             self._failed(f"its render answered {status}")
             return None
         self._failures = 0
-        kept, most = (self._kept, MAX_KEPT) if shared else (self._recent, MAX_RECENT)
+        kept, most = self._kept_for(shared)
         kept[request] = page
         if len(kept) > most:
             kept.popitem(last=False)
         return page
+
+    def _kept_for(self, shared: bool) -> tuple[collections.OrderedDict[str, bytes], int]:
+        """Where renders of a `shared` state (signed out) or a user's are kept, and how many."""
+        return (self._kept, MAX_KEPT) if shared else (self._recent, MAX_RECENT)
 
     def _failed(self, why: str) -> None:
         self._failures += 1

@@ -188,7 +188,7 @@ MAX_FINISHING = 256
 _finishing: set[asyncio.Task] = set()  # sign-ins the callback page is waiting for
 
 
-async def callback(request: Request, is_page: Callable[[str], bool] = lambda path: True) -> Response:
+async def callback(request: Request, is_page: Callable[[str], bool]) -> Response:
     """The provider's redirect, where one origin serves both the pages and this backend: finish
     the sign-in in this request, then send the browser to the page it started on, which renders
     with the user shown (`rendering.py`); where pages aren't rendered, answer with the callback
