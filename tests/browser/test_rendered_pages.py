@@ -100,26 +100,73 @@ def test_back_from_the_provider_the_callback_sends_the_browser_to_the_rendered_p
 
 
 def test_a_rendered_page_s_buttons_take_clicks_once_react_has_hydrated_it(app_url, context):
-    """Shown before the scripts run, a button would take a click that does nothing."""
+    """Shown before the scripts run, a button would take a click that does nothing; Sign out's
+    form does its work without them."""
     signed_in_page(app_url, context)
-    # The same browser's cookies in a profile without the asset cache's worker, whose scripts
-    # would come from Cache Storage, past any route.
+    page = without_scripts(context)
+    page.goto(f"{app_url}/profile", wait_until="domcontentloaded")
+    call_the_api = page.get_by_role("button", name="Call the API")
+    expect(call_the_api).to_be_visible()
+    assert call_the_api.evaluate("(button) => getComputedStyle(button).pointerEvents") == "none"
+    page.goto(app_url, wait_until="domcontentloaded")
+    sign_out = page.get_by_role("button", name="Sign out")
+    assert sign_out.evaluate("(button) => getComputedStyle(button).pointerEvents") == "auto"
+
+    page.unroute(SCRIPTS)
+    page.goto(f"{app_url}/profile")
+    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # removed once hydrated
+    assert call_the_api.evaluate("(button) => getComputedStyle(button).pointerEvents") == "auto"
+    call_the_api.click()
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"\w"))).to_have_count(1)  # its handler answered
+    page.context.close()
+
+
+SCRIPTS = re.compile(r"/assets/.*\.js$")
+
+
+def without_scripts(context, scripts: re.Pattern[str] = SCRIPTS):
+    """A page with the browser's cookies, whose `scripts` never load: in a profile without the
+    asset cache's worker, which would serve them from Cache Storage, past any route."""
     other = context.browser.new_context()
     other.add_cookies(context.cookies())
     page = other.new_page()
-    page.route(re.compile(r"/assets/.*\.js$"), lambda route: route.abort())  # no script runs
-    page.goto(app_url, wait_until="domcontentloaded")
-    sign_out = page.get_by_role("button", name="Sign out")
-    expect(sign_out).to_be_visible()
-    assert sign_out.evaluate("(button) => getComputedStyle(button).pointerEvents") == "none"
+    page.route(scripts, lambda route: route.abort())
+    return page
 
-    page.unroute(re.compile(r"/assets/.*\.js$"))
-    page.reload()
-    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # removed once hydrated
-    assert sign_out.evaluate("(button) => getComputedStyle(button).pointerEvents") == "auto"
-    sign_out.click()
+
+def signed_out_by_the_form(page, app_url) -> list[str]:
+    """Every request the page makes to the sign-out route (the Sign out form's)."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.method) if request.url == f"{app_url}/auth/sign-out" else None)
+    return seen
+
+
+def test_before_react_has_hydrated_the_page_sign_out_goes_by_its_form(app_url, context):
+    signed_in_page(app_url, context)
+    page = without_scripts(context, re.compile(r"/assets/entry\.client-.*\.js$"))  # React never hydrates
+    sent = signed_out_by_the_form(page, app_url)
+    page.goto(app_url)
+    page.wait_for_function("typeof window.__reflexLogtoEarlyClick === 'function'")  # the app's modules ran
+    page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
-    other.close()
+    assert sent == ["POST"]
+    assert not any(cookie["name"].endswith("logto_session") for cookie in page.context.cookies())
+    page.context.close()
+
+
+def test_before_its_websocket_is_up_a_hydrated_page_signs_out_by_its_form(app_url, context):
+    signed_in_page(app_url, context)
+    page = context.new_page()
+    sent = signed_out_by_the_form(page, app_url)
+    hold_websockets(page)  # the handler can't be called
+    page.goto(app_url)
+    expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # hydrated
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    assert sent == ["POST"]
+    other = context.new_page()  # a tab of the same browser: the session is gone
+    other.goto(app_url)
+    expect(other.get_by_text("You are not signed in.")).to_be_visible()
 
 
 def started_from_the_form(page, app_url) -> list[str]:
@@ -129,9 +176,9 @@ def started_from_the_form(page, app_url) -> list[str]:
     return seen
 
 
-def test_with_no_script_run_sign_in_still_signs_in(app_url, context, screenshot):
+def test_with_no_script_run_sign_in_and_sign_out_still_work(app_url, context, screenshot):
     """A rendered page shows Sign in before its scripts run; its form sends the sign-in the
-    handler would start, and the way back needs no script either."""
+    handler would start, and the way back needs no script either; nor does Sign out."""
     browser = context.browser.new_context(java_script_enabled=False)  # nor the asset cache's worker
     page = browser.new_page()
     started = started_from_the_form(page, app_url)
@@ -146,6 +193,14 @@ def test_with_no_script_run_sign_in_still_signs_in(app_url, context, screenshot)
     assert page.url == f"{app_url}/?from=no-script"  # back on the page it started on
     assert len(started) == 1 and "return_to=%2F%3Ffrom%3Dno-script" in started[0]
     screenshot(page, "signed-in-without-scripts")
+
+    signed_out = signed_out_by_the_form(page, app_url)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Signing out…")).to_be_visible()  # at the provider
+    page.get_by_role("button", name="Sign out").click()  # its own, shown where no script runs
+    expect(page.get_by_text("You are not signed in.")).to_be_visible()
+    assert signed_out == ["POST"] and page.url == f"{app_url}/"
+    assert not any(cookie["name"].endswith("logto_session") for cookie in browser.cookies())
     browser.close()
 
 

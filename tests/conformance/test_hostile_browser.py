@@ -210,6 +210,16 @@ async def test_sign_out_cannot_be_triggered_cross_site(rp, op):
         assert response.status_code == 303 and "set-cookie" not in response.headers
     assert (await rp.flow.sessions.lookup(session_id)).session is not None
     assert (await rp.browser.post("/auth/signed-out")).status_code == 405
+    # The Sign out form's route signs out only for a POST by a page of this app (its Origin).
+    assert (await rp.browser.get("/auth/sign-out")).status_code == 405
+    for origin in ({"origin": "https://evil.example"}, {"origin": "null"}, {}):
+        response = await rp.browser.post("/auth/sign-out", headers=origin)
+        assert response.status_code == 303 and response.headers["location"] == f"{APP_URL}/"
+        assert "set-cookie" not in response.headers
+    assert (await rp.flow.sessions.lookup(session_id)).session is not None
+    response = await rp.browser.post("/auth/sign-out", headers={"origin": APP_URL})  # from the app's own page
+    assert response.headers["location"].startswith(f"{APP_URL}/auth/signed-out/")
+    assert (await rp.flow.sessions.lookup(session_id)).session is None
 
 
 async def test_binding_cookie_is_httponly_and_ends_with_the_browser_session(rp, op):

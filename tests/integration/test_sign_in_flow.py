@@ -66,6 +66,25 @@ async def test_sign_out_ends_the_session_here_and_at_the_provider(app, dev_provi
     provider_browser.close()
 
 
+async def test_the_sign_out_form_ends_the_session_as_the_handler_does(app, dev_provider):
+    """Sent by a page whose tab isn't live yet (or has no script): the same sign-out, by HTTP."""
+    provider_browser = ProviderBrowser(dev_provider.origin)
+    await sign_in(app, provider_browser)
+    session_id = app.cookies[SESSION_COOKIE]
+    revocations = dev_provider.counts().get("/oidc/token/revocation", 0)
+
+    response = await app.post("/auth/sign-out", headers={"origin": BACKEND})
+    assert response.status_code == 303 and response.headers["cache-control"] == "no-store"
+    assert path_of(response.headers["location"]).startswith("/auth/signed-out/")
+    assert (await runtime.get_flow().sessions.lookup(session_id)).session is None  # ended here
+    assert dev_provider.counts()["/oidc/token/revocation"] == revocations + 1  # once the answer has gone
+
+    response = await app.get(response.headers["location"])  # the signed-out route, as from the handler
+    assert response.status_code == 303 and SESSION_COOKIE not in app.cookies
+    assert provider_browser.sign_out(response.headers["location"]) == f"{BACKEND}/"
+    provider_browser.close()
+
+
 async def test_a_second_sign_in_reuses_the_provider_session_with_a_new_app_session(app, dev_provider):
     provider_browser = ProviderBrowser(dev_provider.origin)
     await sign_in(app, provider_browser)

@@ -71,7 +71,7 @@ async def test_a_page_is_sent_rendered_with_the_state_it_carries(signed_in, web_
     # Its buttons take no click until React has hydrated it (the receiver removes the style),
     # but a Sign in button's, whose form posts the sign-in without a script.
     assert (
-        b'<style id="__reflex_logto_until_hydrated">:is(button,[role="button"]):not(form[data-logto-sign-in] *)'
+        b'<style id="__reflex_logto_until_hydrated">:is(button,[role="button"]):not(form[data-logto-form] *)'
         b"{pointer-events:none!important}</style></head>"
     ) in response.content
     # Still the app's response: its cookies kept; no cache keeps it; whole.

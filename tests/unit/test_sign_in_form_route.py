@@ -172,4 +172,15 @@ def test_a_sign_in_button_made_before_setup_sends_its_form_to_the_configured_rou
     runtime.configure(config, backend_url=backend_url, transport=op.transport())
     rendered = str(button)
     assert f'action:"{action}"' in rendered and 'method:"get"' in rendered
-    assert 'name:"return_to"' in rendered and "data-logto-sign-in" in rendered
+    assert 'name:"return_to"' in rendered and "data-logto-form" in rendered
+
+
+def test_a_sign_out_button_made_before_setup_posts_its_form_to_the_configured_route(op, tmp_path):
+    from reflex_logto.reflex.components import sign_out_button
+
+    button = sign_out_button()
+    config = app_config(op, session_db=str(tmp_path / "s.sqlite3"), routes_prefix="/signin")
+    runtime.configure(config, backend_url=APP_URL, transport=op.transport())
+    rendered = str(button)
+    assert 'action:"/signin/sign-out"' in rendered and 'method:"post"' in rendered
+    assert '"data-logto-form":"sign-out"' in rendered and "auth_state.sign_out" in rendered

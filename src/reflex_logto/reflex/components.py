@@ -6,7 +6,7 @@ handlers; none holds a token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 from reflex_base.components.tags.tag import CommonTag
@@ -17,8 +17,9 @@ from reflex_components_core.el.elements.base import BaseHTML
 from reflex_logto.reflex.runtime import page_routes_url
 from reflex_logto.reflex.state import AuthState
 
-SIGN_IN_FORM_ATTRIBUTE = "data-logto-sign-in"
-"""Marks the form of a Sign in button: its button takes clicks before the page has hydrated."""
+PAGE_FORM_ATTRIBUTE = "data-logto-form"
+"""Marks the form of a Sign in or Sign out button: its button takes clicks before the page has
+hydrated, and before the tab is live its form does what the handler would."""
 
 # The page's path as the browser shows it (with the app's base path): where a sign-in started
 # by the form comes back to, as one started by the handler does.
@@ -35,63 +36,83 @@ _RETURN_TO: rx.Var[str] = rx.Var(
 )
 
 
-# A click on a Sign in button before the tab can call its handler is the form's: the browser
-# goes to the start route at once (`location.assign` starts a navigation in the click's own task,
-# where a submitted form waits for a task of its own behind the page's scripts). Until React has
-# hydrated a form, the click is taken before React sees it: React would hydrate the whole page
-# at once, to find the click's handler, before the browser could go (50 to 120 ms). Before the
-# scripts have run, the browser submits the form itself (no script needed). One listener per
-# page, whichever of the app's modules holding a form loads first; the first form React has
-# hydrated (or rendered) removes it.
-_SIGN_IN_FROM_FORM = f"""const reflexLogtoSignInFrom = (form, button) => {{
-  if (button) {{  // taken: no second sign-in, and it shows until the page has left
+# A click on a Sign in or Sign out button before the tab can call its handler is the form's. A
+# sign-in's GET goes by `location.assign`, which starts the navigation in the click's own task,
+# where a submitted form waits for a task of its own behind the page's scripts; a sign-out's POST
+# is submitted. Until React has hydrated a form, the click is taken before React sees it: React
+# would hydrate the whole page at once, to find the click's handler, before the browser could go
+# (50 to 120 ms). Before the scripts have run, the browser submits the form itself (no script
+# needed). One listener per page, whichever of the app's modules holding a form loads first; the
+# first form React has hydrated (or rendered) removes it.
+_SUBMIT_EARLY = f"""const reflexLogtoSubmit = (form, button) => {{
+  if (button) {{  // taken: no second click, and it shows until the page has left
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
   }}
-  window.location.assign(form.action + "?" + new URLSearchParams(new FormData(form)));
+  if (form.method === "get") window.location.assign(form.action + "?" + new URLSearchParams(new FormData(form)));
+  else HTMLFormElement.prototype.submit.call(form);  // no submit event: this is its handler
   window.__reflexLogtoCacheAssets?.();  // as the handler's way out does (asset_cache.py)
 }};
 if (typeof window !== "undefined" && !window.__reflexLogtoEarlyClick) {{
   window.__reflexLogtoEarlyClick = (event) => {{
-    const button = event.target instanceof Element ? event.target.closest("form[{SIGN_IN_FORM_ATTRIBUTE}] button[type=submit]") : null;
+    const button = event.target instanceof Element ? event.target.closest("form[{PAGE_FORM_ATTRIBUTE}] button[type=submit]") : null;
     if (!button || !button.form) return;
     event.stopPropagation();
     event.preventDefault();
-    reflexLogtoSignInFrom(button.form, button);
+    reflexLogtoSubmit(button.form, button);
   }};
   document.addEventListener("click", window.__reflexLogtoEarlyClick, true);
 }}"""
 _HYDRATED = 'useEffect(() => { document.removeEventListener("click", window.__reflexLogtoEarlyClick, true); }, []);'
 
 
-class _SignInForm(BaseHTML):
+class _PageForm(BaseHTML):
     """A <form> the browser submits itself until React has hydrated it (Reflex's rx.form always
-    hands its submit to a handler); its onSubmit then decides (`_submit_to`)."""
+    hands its submit to a handler); its onSubmit then decides (`_submit_to`). Sent to the
+    route named `route` below the app's auth routes."""
 
     tag = "form"
     method: rx.Var[str]
+    route: ClassVar[str]
 
     def _render(self, props: dict[str, Any] | None = None) -> CommonTag:
-        # Where the start route is, read as the page compiles (after `setup`, which a plugin
-        # runs only then), not when the button is made: a page may make it as its module loads.
-        return super()._render(props).add_props(action=f"{page_routes_url()}/sign-in")
+        # Where the route is, read as the page compiles (after `setup`, which a plugin runs
+        # only then), not when the button is made: a page may make it as its module loads.
+        return super()._render(props).add_props(action=f"{page_routes_url()}/{self.route}")
 
     def add_custom_code(self) -> list[str]:
-        return [_SIGN_IN_FROM_FORM]
+        return [_SUBMIT_EARLY]
 
     def add_hooks(self) -> list[str | rx.Var]:
         return [rx.Var(_HYDRATED, _var_data=VarData(imports={"react": ["useEffect"]}))]
 
 
+class _SignInForm(_PageForm):
+    route = "sign-in"  # routes.start_sign_in_from_page
+
+
+class _SignOutForm(_PageForm):
+    route = "sign-out"  # routes.sign_out_from_page
+
+
 def _submit_to(handler: EventType[()]) -> rx.Var:
     """The form's onSubmit: once the tab's state is live (Reflex's `is_hydrated`: its websocket
     is up and the page's on_load has run), the click goes to `handler`; until then (its event
-    would wait behind the websocket and the hydrate), to the start route."""
+    would wait behind the websocket and the hydrate), to the form's route."""
     start = rx.Var.create(EventChain.create(handler, args_spec=no_args_event_spec))
     live = rx.State.is_hydrated
     return rx.Var(
-        f"((event) => {{ event.preventDefault(); if ({live}) ({start})(); else reflexLogtoSignInFrom(event.currentTarget, event.nativeEvent.submitter); }})",
+        f"((event) => {{ event.preventDefault(); if ({live}) ({start})(); else reflexLogtoSubmit(event.currentTarget, event.nativeEvent.submitter); }})",
         _var_data=VarData.merge(start._get_all_var_data(), live._get_all_var_data()),
+    )
+
+
+def _page_form(form: type[_PageForm], method: str, handler: EventType[()], *children: rx.Component) -> rx.Component:
+    return form.create(
+        *children,
+        method=method,
+        custom_attrs={PAGE_FORM_ATTRIBUTE: form.route, "onSubmit": _submit_to(handler)},
+        display="contents",  # laid out as the button alone
     )
 
 
@@ -99,13 +120,11 @@ def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> 
     """`button` in a form that sends the sign-in `handler` would start (`option`) to the start
     route (`routes.start_sign_in_from_page`): a rendered page shows the button before React
     has hydrated it, and a click then still signs in, as it does with no script at all."""
-    return _SignInForm.create(
+    return _page_form(
+        _SignInForm, "get", handler,
         rx.el.input(type="hidden", name="return_to", value=_RETURN_TO),
         rx.el.input(type="hidden", name="option", value=option),
         button,
-        method="get",
-        custom_attrs={SIGN_IN_FORM_ATTRIBUTE: "", "onSubmit": _submit_to(handler)},
-        display="contents",  # laid out as the button alone
     )
 
 
@@ -124,11 +143,13 @@ def sign_up_button(label: str = "Create account", **props) -> rx.Component:
 
 
 def sign_out_button(label: str = "Sign out", **props) -> rx.Component:
-    """Calls `AuthState.sign_out`; spins until the tab leaves for the provider's sign-out."""
-    return rx.button(
-        label, on_click=AuthState.sign_out, loading=AuthState.pending == "sign_out",
-        **{"variant": "outline", "size": "3", **props},
+    """Calls `AuthState.sign_out`; spins until the tab leaves for the provider's sign-out. Clicked
+    before the tab's state is live, its form ends the same session at the sign-out route
+    (`routes.sign_out_from_page`), as it does with no script at all."""
+    button = rx.button(
+        label, type="submit", loading=AuthState.pending == "sign_out", **{"variant": "outline", "size": "3", **props}
     )
+    return _page_form(_SignOutForm, "post", AuthState.sign_out, button)
 
 
 class _Ticker(rx.Fragment):

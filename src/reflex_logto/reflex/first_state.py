@@ -44,7 +44,7 @@ from reflex_base.vars import VarData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reflex_logto.reflex.browser_binding import NOT_PAGES, is_html, request_header, under
-from reflex_logto.reflex.components import SIGN_IN_FORM_ATTRIBUTE
+from reflex_logto.reflex.components import PAGE_FORM_ATTRIBUTE
 from reflex_logto.reflex.rendering import get_renderer, page_url
 from reflex_logto.reflex.runtime import get_flow
 from reflex_logto.reflex.state import AuthState, EveryMinute
@@ -57,9 +57,10 @@ ELEMENT_ID = "__reflex_logto_first_state"
 INERT_ID = "__reflex_logto_until_hydrated"
 """The id of the style that keeps a rendered page's buttons from taking clicks until React has
 hydrated the page: they show before its scripts run, and a click then would do nothing. A Sign
-in button's form starts its sign-in without them (`components.sign_in_button`): it takes clicks."""
+in or Sign out button's form does its work without them (`components.PAGE_FORM_ATTRIBUTE`): it
+takes clicks."""
 INERT_STYLE = (
-    f'<style id="{INERT_ID}">:is(button,[role="button"]):not(form[{SIGN_IN_FORM_ATTRIBUTE}] *)'
+    f'<style id="{INERT_ID}">:is(button,[role="button"]):not(form[{PAGE_FORM_ATTRIBUTE}] *)'
     "{pointer-events:none!important}</style>"
 ).encode("ascii")
 

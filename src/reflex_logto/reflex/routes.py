@@ -1,8 +1,9 @@
 """Backend routes: the only places that set or clear the HttpOnly cookies.
 
 Each answers with a redirect, the callback page, or (to the page's own fetch)
-where to go next, never a stack trace; none signs anyone out on its own: the
-signed-out route clears a cookie only once its session is gone.
+where to go next, never a stack trace. Only a page of this app signs out (its
+Sign out form's POST), and the signed-out route clears a cookie only once its
+session is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -44,14 +46,16 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=_NO_STORE)
 
 
-def _failing_safely(route: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def _failing_safely(
+    route: Callable[[Request], Awaitable[Response]], method: str = "GET"
+) -> Callable[[Request], Awaitable[Response]]:
     """Whatever breaks inside a browser-facing route, the browser lands on a page that says so.
     A HEAD (which Starlette lets into every GET route) spends nothing: these routes are single use."""
 
     @functools.wraps(route)
     async def guarded(request: Request) -> Response:
-        if request.method != "GET":
-            return Response(status_code=405, headers={"Allow": "GET", **_NO_STORE})
+        if request.method != method:
+            return Response(status_code=405, headers={"Allow": method, **_NO_STORE})
         try:
             return await route(request)
         except Exception:
@@ -120,6 +124,12 @@ def _started_by_this_app(request: Request, flow: SignInFlow) -> bool:
     return site == "same-site" and referer is not None and origin_of(referer) in allowed_origins(flow.config)
 
 
+def _sent_by_a_page_of_this_app(request: Request, flow: SignInFlow) -> bool:
+    """Whether one of the app's pages sent this POST, by its Origin (which a page can't forge,
+    and which a browser sends with every POST)."""
+    return request.headers.get("origin", "").lower() in allowed_origins(flow.config)
+
+
 async def _create_session(request: Request, flow: SignInFlow) -> tuple[str, str] | None:
     """Redeem the sign-in handoff for a session: (session id, return URL), or None."""
     header = request.headers.get("cookie")
@@ -156,7 +166,7 @@ async def take_session(request: Request) -> Response:
     handoff is single use and bound to the browser's sign-in cookie, as for the GET.
     """
     flow = get_flow()
-    if request.headers.get("origin", "").lower() not in {o.lower() for o in allowed_origins(flow.config)}:
+    if not _sent_by_a_page_of_this_app(request, flow):
         return _json_location(flow.callback_error_url("invalid_transaction"), 403)
     try:
         result = await _create_session(request, flow)
@@ -348,6 +358,26 @@ def callback_html(callback_path: str) -> bytes | None:
     return None
 
 
+@functools.partial(_failing_safely, method="POST")
+async def sign_out_from_page(request: Request) -> Response:
+    """`POST {prefix}/sign-out`: the Sign out button's form, sent by a page whose tab can't call
+    the handler yet, as Sign in's is. Ends the session the handler would (`AuthState.sign_out`)
+    and sends the browser where the handler sends the tab, the signed-out route; the app's hook
+    and the refresh token's revocation run once the answer has gone.
+
+    Only a page of this app signs out this way (its Origin, which a page can't forge; another
+    site's form would not carry the SameSite=Lax session cookie either): from anywhere else,
+    the browser lands on the home page and nothing changes. No GET signs out.
+    """
+    flow = get_flow()
+    if not _sent_by_a_page_of_this_app(request, flow):
+        return _redirect(f"{flow.config.base_url}/")
+    signed_out = await flow.sign_out(flow.cookies.session(request.headers.get("cookie")))
+    response = _redirect(signed_out.url)
+    response.background = BackgroundTask(flow.finish_sign_out, signed_out)
+    return response
+
+
 @_failing_safely
 async def complete_sign_out(request: Request) -> Response:
     flow = get_flow()
@@ -411,6 +441,7 @@ def auth_routes(
             Route(f"{prefix}/sign-in/{{txn_id}}", start_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", complete_sign_in, methods=["GET"]),
             Route(f"{prefix}/session/{{handoff_id}}", take_session, methods=["POST"]),
+            Route(f"{prefix}/sign-out", sign_out_from_page, methods=["POST"]),
             Route(f"{prefix}/signed-out", complete_sign_out, methods=["GET"]),
             Route(f"{prefix}/signed-out/{{handoff_id}}", complete_sign_out, methods=["GET"]),
             Route(f"{prefix}/backchannel-logout", backchannel_logout, methods=["POST"]),
