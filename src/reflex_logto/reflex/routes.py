@@ -361,9 +361,10 @@ def callback_html(callback_path: str) -> bytes | None:
 @functools.partial(_failing_safely, method="POST")
 async def sign_out_from_page(request: Request) -> Response:
     """`POST {prefix}/sign-out`: the Sign out button's form, sent by a page whose tab can't call
-    the handler yet, as Sign in's is. Ends the session the handler would (`AuthState.sign_out`)
-    and sends the browser where the handler sends the tab, the signed-out route; the app's hook
-    and the refresh token's revocation run once the answer has gone.
+    the handler yet, as Sign in's is. Ends the session the handler would (`AuthState.sign_out`),
+    clears the cookie, and sends the browser on where the signed-out route sends the handler's
+    tab (the provider's end-session endpoint); the app's hook and the refresh token's
+    revocation run once the answer has gone.
 
     Only a page of this app signs out this way (its Origin, which a page can't forge; another
     site's form would not carry the SameSite=Lax session cookie either): from anywhere else,
@@ -372,8 +373,10 @@ async def sign_out_from_page(request: Request) -> Response:
     flow = get_flow()
     if not _sent_by_a_page_of_this_app(request, flow):
         return _redirect(f"{flow.config.base_url}/")
-    signed_out = await flow.sign_out(flow.cookies.session(request.headers.get("cookie")))
+    signed_out = await flow.sign_out(flow.cookies.session(request.headers.get("cookie")), from_a_route=True)
     response = _redirect(signed_out.url)
+    flow.cookies.clear_session(response)
+    flow.cookies.clear_sign_in_done(response)
     response.background = BackgroundTask(flow.finish_sign_out, signed_out)
     return response
 

@@ -48,7 +48,7 @@ MAX_ERROR_DESCRIPTION_LENGTH = 300  # characters shown on the page
 @dataclasses.dataclass(frozen=True)
 class SignedOut:
     url: str
-    """The signed-out route, which clears the cookie: where the tab goes."""
+    """Where the browser goes: for a tab, the signed-out route, which clears the cookie."""
     tokens: TokenSet | None = dataclasses.field(repr=False)
     """The ended session's, for `finish_sign_out`; None if there was none."""
 
@@ -235,19 +235,26 @@ class SignInFlow:
 
     # -- sign-out ------------------------------------------------------------
 
-    async def sign_out(self, session_id: str | None) -> SignedOut:
-        """End the session here; return the signed-out route's URL (and what `finish_sign_out` needs)."""
+    async def sign_out(self, session_id: str | None, *, from_a_route: bool = False) -> SignedOut:
+        """End the session here; return where the browser goes (and what `finish_sign_out` needs).
+
+        A tab goes to the signed-out route, which clears the cookie and sends it on; a route,
+        which clears the cookie in its own answer (`from_a_route`), sends it on itself: to the
+        provider's end-session endpoint, or home if there was no session or no provider to tell.
+        """
         tokens = await self.sessions.delete(session_id)
         if tokens is None or session_id is None:
-            return SignedOut(f"{self.routes_url}/signed-out", None)
+            return SignedOut(self.home_url if from_a_route else f"{self.routes_url}/signed-out", None)
         log.debug("session ended")
         try:
             destination = await self.client.end_session_url() or self.home_url
         except SignInError as err:
             log.warning("provider logout skipped: %s", err)
             destination = self.home_url
-        handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
         log.debug("sign-out: browser goes to %s", "home" if destination == self.home_url else "the provider's end-session endpoint")
+        if from_a_route:
+            return SignedOut(destination, tokens)
+        handoff_id = await self.handoffs.create("sign_out", session_id, {"url": destination})
         return SignedOut(f"{self.routes_url}/signed-out/{handoff_id}", tokens)
 
     async def finish_sign_out(self, signed_out: SignedOut) -> None:
