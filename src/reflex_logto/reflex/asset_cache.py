@@ -109,7 +109,7 @@ _REGISTER = """if (typeof window !== "undefined") (() => {
 
 class _Registration(rx.Fragment):
     """Defines the page's way to register the worker as the app's scripts load: before React
-    has hydrated the page, so a Sign in clicked then (`components._SIGN_IN_FROM_FORM`) registers
+    has hydrated the page, so a Sign in or Sign out clicked then (`components._SUBMIT_EARLY`) registers
     it too. Renders nothing."""
 
     def add_custom_code(self) -> list[str]:
