@@ -33,7 +33,7 @@ from reflex_logto.reflex.outcomes import failure
 from reflex_logto.reflex.rate_limits import allow_page_sign_in_start
 from reflex_logto.reflex.rendering import get_renderer, page_url
 from reflex_logto.reflex.runtime import get_flow
-from reflex_logto.sessions.flow import SignInFlow
+from reflex_logto.sessions.flow import SignedOut, SignInFlow
 from reflex_logto.sessions.store import Lookup, Session
 from reflex_logto.sessions.transactions import SignInTransaction
 
@@ -377,8 +377,14 @@ async def sign_out_from_page(request: Request) -> Response:
     response = _redirect(signed_out.url)
     flow.cookies.clear_session(response)
     flow.cookies.clear_sign_in_done(response)
-    response.background = BackgroundTask(flow.finish_sign_out, signed_out)
+    response.background = BackgroundTask(_finish_sign_out, flow, signed_out)
     return response
+
+
+async def _finish_sign_out(flow: SignInFlow, signed_out: SignedOut) -> None:
+    # Shielded, as the handler's is: once the answer has gone, the hook and the revocation
+    # run to their end however the request ends.
+    await asyncio.shield(flow.finish_sign_out(signed_out))
 
 
 @_failing_safely
