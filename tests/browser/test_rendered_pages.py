@@ -135,9 +135,14 @@ def without_scripts(context, scripts: re.Pattern[str] = SCRIPTS):
 
 
 def signed_out_by_the_form(page, app_url) -> list[str]:
-    """Every request the page makes to the sign-out route (the Sign out form's)."""
+    """Every request the page makes to the sign-out route (the Sign out form's): its method and
+    the Origin it says it comes from."""
     seen: list[str] = []
-    page.on("request", lambda request: seen.append(request.method) if request.url == f"{app_url}/auth/sign-out" else None)
+    page.on(
+        "request",
+        lambda request: seen.append(f"{request.method} {request.headers.get('origin')}")
+        if request.url == f"{app_url}/auth/sign-out" else None,
+    )
     return seen
 
 
@@ -149,21 +154,26 @@ def test_before_react_has_hydrated_the_page_sign_out_goes_by_its_form(app_url, c
     page.wait_for_function("typeof window.__reflexLogtoEarlyClick === 'function'")  # the app's modules ran
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
-    assert sent == ["POST"]
+    assert sent == [f"POST {app_url}"]
     assert not any(cookie["name"].endswith("logto_session") for cookie in page.context.cookies())
     page.context.close()
 
 
-def test_before_its_websocket_is_up_a_hydrated_page_signs_out_by_its_form(app_url, context):
+@pytest.mark.parametrize("referrer_policy", ["the app's", "no-referrer"])
+def test_before_its_websocket_is_up_a_hydrated_page_signs_out_by_its_form(app_url, context, referrer_policy):
     signed_in_page(app_url, context)
     page = context.new_page()
     sent = signed_out_by_the_form(page, app_url)
     hold_websockets(page)  # the handler can't be called
     page.goto(app_url)
     expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(0)  # hydrated
+    if referrer_policy == "no-referrer":
+        # As the callback page's (which the tab keeps as it moves on in place): the form's POST
+        # then says `Origin: null`, and only its Fetch Metadata says it is the app's.
+        page.evaluate("document.head.append(Object.assign(document.createElement('meta'), {name: 'referrer', content: 'no-referrer'}))")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
-    assert sent == ["POST"]
+    assert sent == [f"POST {'null' if referrer_policy == 'no-referrer' else app_url}"]
     other = context.new_page()  # a tab of the same browser: the session is gone
     other.goto(app_url)
     expect(other.get_by_text("You are not signed in.")).to_be_visible()
@@ -199,7 +209,7 @@ def test_with_no_script_run_sign_in_and_sign_out_still_work(app_url, context, sc
     expect(page.get_by_role("heading", name="Signing out…")).to_be_visible()  # at the provider
     page.get_by_role("button", name="Sign out").click()  # its own, shown where no script runs
     expect(page.get_by_text("You are not signed in.")).to_be_visible()
-    assert signed_out == ["POST"] and page.url == f"{app_url}/"
+    assert signed_out == [f"POST {app_url}"] and page.url == f"{app_url}/"
     assert not any(cookie["name"].endswith("logto_session") for cookie in browser.cookies())
     browser.close()
 

@@ -49,7 +49,9 @@ _SUBMIT_EARLY = f"""const reflexLogtoSubmit = (form, button) => {{
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
   }}
-  if (form.method === "get") window.location.assign(form.action + "?" + new URLSearchParams(new FormData(form)));
+  // The attributes, not `form.method` / `form.action`, which a control named so would shadow.
+  const action = new URL(form.getAttribute("action"), document.baseURI);
+  if (form.getAttribute("method") === "get") window.location.assign(action + "?" + new URLSearchParams(new FormData(form)));
   else HTMLFormElement.prototype.submit.call(form);  // no submit event: this is its handler
   window.__reflexLogtoCacheAssets?.();  // as the handler's way out does (asset_cache.py)
 }};
@@ -69,16 +71,16 @@ _HYDRATED = 'useEffect(() => { document.removeEventListener("click", window.__re
 class _PageForm(BaseHTML):
     """A <form> the browser submits itself until React has hydrated it (Reflex's rx.form always
     hands its submit to a handler); its onSubmit then decides (`_submit_to`). Sent to the
-    route named `route` below the app's auth routes."""
+    route named `route` below the app's auth routes, which takes `verb` only."""
 
     tag = "form"
-    method: rx.Var[str]
     route: ClassVar[str]
+    verb: ClassVar[str]
 
     def _render(self, props: dict[str, Any] | None = None) -> CommonTag:
         # Where the route is, read as the page compiles (after `setup`, which a plugin runs
         # only then), not when the button is made: a page may make it as its module loads.
-        return super()._render(props).add_props(action=f"{page_routes_url()}/{self.route}")
+        return super()._render(props).add_props(action=f"{page_routes_url()}/{self.route}", method=self.verb)
 
     def add_custom_code(self) -> list[str]:
         return [_SUBMIT_EARLY]
@@ -88,11 +90,11 @@ class _PageForm(BaseHTML):
 
 
 class _SignInForm(_PageForm):
-    route = "sign-in"  # routes.start_sign_in_from_page
+    route, verb = "sign-in", "get"  # routes.start_sign_in_from_page
 
 
 class _SignOutForm(_PageForm):
-    route = "sign-out"  # routes.sign_out_from_page
+    route, verb = "sign-out", "post"  # routes.sign_out_from_page
 
 
 def _submit_to(handler: EventType[()]) -> rx.Var:
@@ -107,10 +109,9 @@ def _submit_to(handler: EventType[()]) -> rx.Var:
     )
 
 
-def _page_form(form: type[_PageForm], method: str, handler: EventType[()], *children: rx.Component) -> rx.Component:
+def _page_form(form: type[_PageForm], handler: EventType[()], *children: rx.Component) -> rx.Component:
     return form.create(
         *children,
-        method=method,
         custom_attrs={PAGE_FORM_ATTRIBUTE: form.route, "onSubmit": _submit_to(handler)},
         display="contents",  # laid out as the button alone
     )
@@ -121,7 +122,7 @@ def _sign_in_form(button: rx.Component, handler: EventType[()], option: str) -> 
     route (`routes.start_sign_in_from_page`): a rendered page shows the button before React
     has hydrated it, and a click then still signs in, as it does with no script at all."""
     return _page_form(
-        _SignInForm, "get", handler,
+        _SignInForm, handler,
         rx.el.input(type="hidden", name="return_to", value=_RETURN_TO),
         rx.el.input(type="hidden", name="option", value=option),
         button,
@@ -149,7 +150,7 @@ def sign_out_button(label: str = "Sign out", **props) -> rx.Component:
     button = rx.button(
         label, type="submit", loading=AuthState.pending == "sign_out", **{"variant": "outline", "size": "3", **props}
     )
-    return _page_form(_SignOutForm, "post", AuthState.sign_out, button)
+    return _page_form(_SignOutForm, AuthState.sign_out, button)
 
 
 class _Ticker(rx.Fragment):

@@ -1,9 +1,10 @@
 """Backend routes: the only places that set or clear the HttpOnly cookies.
 
 Each answers with a redirect, the callback page, or (to the page's own fetch)
-where to go next, never a stack trace. Only a page of this app signs out (its
-Sign out form's POST), and the signed-out route clears a cookie only once its
-session is gone.
+where to go next, never a stack trace. Of the routes a browser uses, only the
+Sign out form's POST ends a session, and only from the app's own pages (the
+provider ends them by back-channel logout); the signed-out route clears a
+cookie only once its session is gone.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _failing_safely(
-    route: Callable[[Request], Awaitable[Response]], method: str = "GET"
+    route: Callable[[Request], Awaitable[Response]], method: str = "GET", error_code: str = "default"
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Whatever breaks inside a browser-facing route, the browser lands on a page that says so.
-    A HEAD (which Starlette lets into every GET route) spends nothing: these routes are single use."""
+    """Whatever breaks inside a browser-facing route, the browser lands on a page that says so
+    (`error_code`'s message). A HEAD (which Starlette lets into every GET route) spends nothing:
+    these routes are single use."""
 
     @functools.wraps(route)
     async def guarded(request: Request) -> Response:
@@ -60,7 +62,7 @@ def _failing_safely(
             return await route(request)
         except Exception:
             log.exception("auth route %s failed", request.url.path)
-            return _redirect(get_flow().callback_error_url("default"))
+            return _redirect(get_flow().callback_error_url(error_code))
 
     return guarded
 
@@ -125,9 +127,14 @@ def _started_by_this_app(request: Request, flow: SignInFlow) -> bool:
 
 
 def _sent_by_a_page_of_this_app(request: Request, flow: SignInFlow) -> bool:
-    """Whether one of the app's pages sent this POST, by its Origin (which a page can't forge,
-    and which a browser sends with every POST)."""
-    return request.headers.get("origin", "").lower() in allowed_origins(flow.config)
+    """Whether one of the app's pages sent this POST, by its Origin (which a page can't forge).
+    A document whose referrer policy is `no-referrer` (the callback page's, which the tab keeps
+    as it moves on in place) sends `Origin: null` with a form's POST; its Fetch Metadata still
+    says where it came from, and no other site's page can say `same-origin`."""
+    origin = request.headers.get("origin", "").lower()
+    if origin in allowed_origins(flow.config):
+        return True
+    return origin in ("", "null") and request.headers.get("sec-fetch-site") == "same-origin"
 
 
 async def _create_session(request: Request, flow: SignInFlow) -> tuple[str, str] | None:
@@ -358,7 +365,7 @@ def callback_html(callback_path: str) -> bytes | None:
     return None
 
 
-@functools.partial(_failing_safely, method="POST")
+@functools.partial(_failing_safely, method="POST", error_code="sign_out_failed")
 async def sign_out_from_page(request: Request) -> Response:
     """`POST {prefix}/sign-out`: the Sign out button's form, sent by a page whose tab can't call
     the handler yet, as Sign in's is. Ends the session the handler would (`AuthState.sign_out`),
@@ -368,11 +375,14 @@ async def sign_out_from_page(request: Request) -> Response:
 
     Only a page of this app signs out this way (its Origin, which a page can't forge; another
     site's form would not carry the SameSite=Lax session cookie either): from anywhere else,
-    the browser lands on the home page and nothing changes. No GET signs out.
+    nothing changes, and the browser lands on the page that says signing out did not finish
+    (harmless to someone another site sent here; a real user of an origin the app doesn't
+    know, say, is told). No GET signs out.
     """
     flow = get_flow()
     if not _sent_by_a_page_of_this_app(request, flow):
-        return _redirect(f"{flow.config.base_url}/")
+        log.info("sign-out form refused: sent from %.80r, not one of the app's pages", request.headers.get("origin"))
+        return _redirect(flow.callback_error_url("sign_out_failed"))
     signed_out = await flow.sign_out(flow.cookies.session(request.headers.get("cookie")), from_a_route=True)
     response = _redirect(signed_out.url)
     flow.cookies.clear_session(response)
@@ -383,8 +393,12 @@ async def sign_out_from_page(request: Request) -> Response:
 
 async def _finish_sign_out(flow: SignInFlow, signed_out: SignedOut) -> None:
     # Shielded, as the handler's is: once the answer has gone, the hook and the revocation
-    # run to their end however the request ends.
-    await asyncio.shield(flow.finish_sign_out(signed_out))
+    # run to their end however the request ends; whatever they raise is logged, not thrown
+    # at the server after the answer.
+    try:
+        await asyncio.shield(flow.finish_sign_out(signed_out))
+    except Exception:
+        log.exception("the sign-out's hook or revocation failed")
 
 
 @_failing_safely
