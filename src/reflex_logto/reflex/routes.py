@@ -154,6 +154,12 @@ def _with_session_cookies(response: Response, flow: SignInFlow, session_id: str)
     return response
 
 
+def _without_session_cookies(response: Response, flow: SignInFlow) -> Response:
+    flow.cookies.clear_session(response)
+    flow.cookies.clear_sign_in_done(response)
+    return response
+
+
 @_failing_safely
 async def complete_sign_in(request: Request) -> Response:
     """The page-load handoff: set the session cookie, then send the browser on."""
@@ -384,9 +390,7 @@ async def sign_out_from_page(request: Request) -> Response:
         log.info("sign-out form refused: sent from %.80r, not one of the app's pages", request.headers.get("origin"))
         return _redirect(flow.callback_error_url("sign_out_failed"))
     signed_out = await flow.sign_out(flow.cookies.session(request.headers.get("cookie")), from_a_route=True)
-    response = _redirect(signed_out.url)
-    flow.cookies.clear_session(response)
-    flow.cookies.clear_sign_in_done(response)
+    response = _without_session_cookies(_redirect(signed_out.url), flow)
     response.background = BackgroundTask(_finish_sign_out, flow, signed_out)
     return response
 
@@ -407,8 +411,7 @@ async def complete_sign_out(request: Request) -> Response:
     session_id = flow.cookies.session(request.headers.get("cookie"))
     response = _redirect(await flow.complete_sign_out(request.path_params.get("handoff_id"), session_id))
     if (await flow.sessions.lookup(session_id, touch=False)).session is None:
-        flow.cookies.clear_session(response)
-        flow.cookies.clear_sign_in_done(response)
+        return _without_session_cookies(response, flow)
     return response
 
 
