@@ -1,6 +1,6 @@
 """Two revisions of the app timed in one run: the browser steps of bench/browser.py for each,
 against one development provider, taking turns run by run (A, B, B, A, ...), each in a fresh
-browser context; per step both medians and B / A.
+browser context; per step both medians and B / A, with its 90 % bootstrap interval.
 
     .venv/bin/python bench/ab.py REV_A REV_B [--runs 16] [--rtt MS]
 
@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from browser import APP, STEPS, network, one_run
-from harness import DEMO_USERS, ROOT, percentile
+from harness import DEMO_USERS, ROOT
 from playwright.sync_api import sync_playwright
+from stats import percentile, ratio_interval
 
 from reflex_logto.devprovider.launcher import DevProvider, start
 from tests.support.app_server import AppServer, free_port
@@ -86,12 +87,14 @@ def main(revision_a: str, revision_b: str, runs: int, rtt_ms: float = 0) -> None
         provider.stop()
     distance = f", the browser {rtt_ms:g} ms round trip away" if rtt_ms else ""
     print(f"A = {revision_a}, B = {revision_b}; medians of {runs} runs each{distance}, ms (p95)")
-    print("| step | A | B | B / A |")
+    print("| step | A | B | B / A (90 % interval) |")
     print("|------|--:|--:|------:|")
     for step in STEPS:
         a, b = timings["A"][step], timings["B"][step]
+        low, high = ratio_interval(b, a)
         print(f"| {step} | {statistics.median(a):.0f} ({percentile(a, 0.95):.0f}) | "
-              f"{statistics.median(b):.0f} ({percentile(b, 0.95):.0f}) | {statistics.median(b) / statistics.median(a):.2f} |")
+              f"{statistics.median(b):.0f} ({percentile(b, 0.95):.0f}) | "
+              f"{statistics.median(b) / statistics.median(a):.2f} ({low:.2f}–{high:.2f}) |")
 
 
 if __name__ == "__main__":

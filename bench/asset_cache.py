@@ -19,8 +19,9 @@ import argparse
 import statistics
 
 from browser import APP, MILESTONES, mark
-from harness import app_with_provider, percentile
+from harness import app_with_provider
 from playwright.sync_api import sync_playwright
+from stats import percentile
 
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 

@@ -7,8 +7,8 @@ The anchor's build dir comes from --anchor or BENCH_ANCHOR (bench/anchor.py says
 how to build it); without either, only the app is timed. With it, the two apps
 take turns run by run (app, anchor, anchor, app, ...), each run in a fresh
 browser context; prints per step the medians and their ratio (app / anchor), in
-milliseconds. The development provider and both apps start on free ports and
-stop at the end.
+milliseconds, with the ratio's 90 % bootstrap interval (bench/stats.py). The
+development provider and both apps start on free ports and stop at the end.
 
 In the same run, a bare Reflex app (bench/bare_reflex: one page whose on_load sets
 one value) has its reload timed the same way: the floor that Reflex's own start-up
@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anchor import anchor_server, missing
-from harness import ROOT, app_with_provider, percentile
+from harness import ROOT, app_with_provider
 from latency import relay
 from playwright.sync_api import sync_playwright
+from stats import percentile, ratio_interval
 
 from tests.support.app_server import AppServer, free_port
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
@@ -139,11 +140,15 @@ def navigation_start(page) -> float:
     return page.evaluate("performance.timeOrigin")
 
 
-def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[str, float]:
-    """The five steps, in a fresh context, milliseconds each."""
+def fresh_page(browser, target: Target):
+    """A page in a new browser context, its milestones noted: (context, page)."""
     context = browser.new_context()
     context.add_init_script(MILESTONES.replace("__PROBES__", target.probes))
-    page = context.new_page()
+    return context, context.new_page()
+
+
+def open_and_click(page, target: Target, base: str, provider_origin: str) -> dict[str, float]:
+    """The first two steps, on a page of a fresh context: a cold load, then Sign in."""
     run = {}
     page.goto(base, wait_until="commit")
     run[STEPS[0]] = mark(page, "sign_in") - navigation_start(page)
@@ -152,6 +157,13 @@ def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[st
         clicked = page.evaluate(CLICK, target.sign_in)
     page.wait_for_url(f"{provider_origin}/**", wait_until="commit")
     run[STEPS[1]] = leaving.value.timing["startTime"] - clicked  # both epoch milliseconds
+    return run
+
+
+def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[str, float]:
+    """The five steps, in a fresh context, milliseconds each."""
+    context, page = fresh_page(browser, target)
+    run = open_and_click(page, target, base, provider_origin)
 
     page.get_by_label("Username").fill("demo")
     page.get_by_label("Password").fill("demo-password")
@@ -174,9 +186,7 @@ def one_run(browser, target: Target, base: str, provider_origin: str) -> dict[st
 def reload_time(browser, url: str) -> float:
     """A page that shows "Demo User" in a heading (the bare page, or a rendered one) loaded once,
     then reloaded (as the signed-in reload): milliseconds to the heading."""
-    context = browser.new_context()
-    context.add_init_script(MILESTONES.replace("__PROBES__", APP.probes))
-    page = context.new_page()
+    context, page = fresh_page(browser, APP)
     page.goto(url)
     page.locator(APP.claims).first.wait_for(timeout=20_000)
     page.reload(wait_until="commit")
@@ -213,7 +223,7 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True, rtt_ms: float =
     timings = {target.name: {step: [] for step in STEPS} for target in targets}
     floors: list[float] = []
     with app_with_provider("bench") as (provider, app_base):
-        with _maybe_anchor(anchor_dir, provider) as anchor_base, \
+        with maybe_anchor(anchor_dir, provider) as anchor_base, \
                 (bare_reflex_app() if floor else contextlib.nullcontext()) as bare_base:
             bases = {APP.name: app_base, ANCHOR.name: anchor_base}
             with network(rtt_ms) as network_flags, sync_playwright() as playwright:
@@ -241,20 +251,23 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True, rtt_ms: float =
         if floors:
             print(f"| {FLOOR} | {statistics.median(floors):.0f} | {percentile(floors, 0.95):.0f} | {len(floors)} |")
         return
-    print(f"| step | {APP.name} median (p95) | {ANCHOR.name} median (p95) | ratio | runs each |")
+    print(f"| step | {APP.name} median (p95) | {ANCHOR.name} median (p95) | ratio (90 % interval) | runs each |")
     print("|------|------:|------:|------:|------:|")
     for step in STEPS:
         ours, theirs = timings[APP.name][step], timings[ANCHOR.name][step]
         ratio = statistics.median(ours) / statistics.median(theirs)
+        low, high = ratio_interval(ours, theirs)
         print(f"| {step} | {statistics.median(ours):.0f} ({percentile(ours, 0.95):.0f}) | "
-              f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | {ratio:.2f}x | {len(ours)} |")
+              f"{statistics.median(theirs):.0f} ({percentile(theirs, 0.95):.0f}) | "
+              f"{ratio:.2f}x ({low:.2f}–{high:.2f}) | {len(ours)} |")
     if floors:
         reload = timings[APP.name][STEPS[3]]
         print(f"\n{FLOOR}: {statistics.median(floors):.0f} ms median ({percentile(floors, 0.95):.0f} p95), "
               f"{len(floors)} runs; the signed-in reload is {statistics.median(reload) / statistics.median(floors):.2f}x it")
 
 
-def _maybe_anchor(anchor_dir: Path | None, provider):
+def maybe_anchor(anchor_dir: Path | None, provider):
+    """The anchor's server signing in with `provider` (its base URL), or nothing without a build dir."""
     if anchor_dir is None:
         return contextlib.nullcontext()
     log = Path(tempfile.mkdtemp(prefix="bench-anchor-")) / "next.log"

@@ -4,7 +4,6 @@ development provider, both on free ports, stopped at the end."""
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import secrets
 import sys
@@ -20,12 +19,6 @@ from reflex_logto.devprovider.launcher import DevProvider, start  # noqa: E402
 from tests.support.app_server import AppServer, free_port, project_copy  # noqa: E402
 from tests.support.postgres_server import PostgresServer  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """The nearest-rank percentile (q in 0..1): an observed value, right for few samples too."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
 
 
 @contextlib.contextmanager

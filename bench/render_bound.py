@@ -31,8 +31,9 @@ from pathlib import Path
 
 from anchor import anchor_server, missing
 from browser import ANCHOR, APP, CLICK, MILESTONES, STEPS, mark, one_run, reload_time
-from harness import ROOT, app_with_provider, percentile
+from harness import ROOT, app_with_provider
 from playwright.sync_api import sync_playwright
+from stats import percentile
 
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 

@@ -35,7 +35,7 @@ DEMO_USERS = ROOT / "app" / "dev_users.json"
 # here, without a websocket) only under a test runner; this is one.
 os.environ.setdefault("PYTEST_CURRENT_TEST", "bench/server_side.py")
 
-from harness import percentile  # noqa: E402  (bench/ is the script's own folder)
+from stats import percentile  # noqa: E402  (bench/ is the script's own folder)
 
 from reflex_logto.config import AuthConfig  # noqa: E402
 from reflex_logto.devprovider.launcher import start  # noqa: E402

@@ -20,7 +20,8 @@ import re
 import statistics
 import time
 
-from harness import app_with_users, percentile
+from harness import app_with_users
+from stats import percentile
 
 from tests.support.event_client import Tab, UserAgent
 
