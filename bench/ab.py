@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from browser import APP, STEPS, network, one_run
-from harness import DEMO_USERS, ROOT
+from harness import DEMO_USERS, ROOT, in_turns
 from playwright.sync_api import sync_playwright
-from stats import percentile, ratio_interval
+from stats import percentile, ratio_cell
 
 from reflex_logto.devprovider.launcher import DevProvider, start
 from tests.support.app_server import AppServer, free_port
@@ -75,9 +75,8 @@ def main(revision_a: str, revision_b: str, runs: int, rtt_ms: float = 0) -> None
         with app_at(revision_a, "a", provider, state) as base_a, app_at(revision_b, "b", provider, state) as base_b:
             with network(rtt_ms) as network_flags, sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, *network_flags])
-                for run_number in range(runs + 1):  # the first round warms the servers and is not counted
-                    order = [("A", base_a), ("B", base_b)]
-                    for name, base in order if run_number % 2 == 0 else order[::-1]:
+                for run_number in range(runs + 1):
+                    for name, base in in_turns([("A", base_a), ("B", base_b)], run_number):
                         run = one_run(browser, APP, base, provider.origin)
                         if run_number > 0:
                             for step, milliseconds in run.items():
@@ -91,10 +90,8 @@ def main(revision_a: str, revision_b: str, runs: int, rtt_ms: float = 0) -> None
     print("|------|--:|--:|------:|")
     for step in STEPS:
         a, b = timings["A"][step], timings["B"][step]
-        low, high = ratio_interval(b, a)
         print(f"| {step} | {statistics.median(a):.0f} ({percentile(a, 0.95):.0f}) | "
-              f"{statistics.median(b):.0f} ({percentile(b, 0.95):.0f}) | "
-              f"{statistics.median(b) / statistics.median(a):.2f} ({low:.2f}–{high:.2f}) |")
+              f"{statistics.median(b):.0f} ({percentile(b, 0.95):.0f}) | {ratio_cell(b, a)} |")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@ this app and the Next.js anchor taking turns against one provider, each load in 
 
     .venv/bin/python bench/click.py [--runs 60] [--anchor /tmp/next-anchor]
 
-The click takes some 60 ms and its median of 20 moves by ±0.15 of the anchor's
-between runs of the same code (bench/RESULTS.md): whether it is at, below or above
-the anchor's takes more samples than the whole flow can give in one sitting. A
-run of 60 each takes about three minutes; it prints both medians, their quartiles,
-and the ratio with its 90 % bootstrap interval.
+The click takes some 60 ms, and its ratio to the anchor's, a median of 20 against
+20, moved between 0.66 and 1.09 over thirteen runs of the same click
+(bench/RESULTS.md, round 9). Sixty each narrow the run's own interval; a run
+takes about three minutes and prints both medians, their quartiles, and the
+ratio with its 90 % bootstrap interval.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
-from anchor import missing
-from browser import ANCHOR, APP, STEPS, fresh_page, maybe_anchor, open_and_click
-from harness import app_with_provider
+from anchor import anchor_server, missing
+from browser import ANCHOR, APP, STEPS, fresh_page, open_and_click
+from harness import app_with_provider, in_turns
 from playwright.sync_api import sync_playwright
-from stats import percentile, ratio_interval
+from stats import percentile, ratio_cell
 
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 
@@ -32,12 +33,13 @@ def main(runs: int, anchor_dir: Path) -> None:
         sys.exit(why)
     targets = [APP, ANCHOR]
     timings = {target.name: {step: [] for step in STEPS[:2]} for target in targets}
-    with app_with_provider("bench-click") as (provider, app_base), maybe_anchor(anchor_dir, provider) as anchor_base:
+    log = Path(tempfile.mkdtemp(prefix="bench-anchor-")) / "next.log"
+    with app_with_provider("bench-click") as (provider, app_base), anchor_server(anchor_dir, provider, log) as anchor_base:
         bases = {APP.name: app_base, ANCHOR.name: anchor_base}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            for run_number in range(runs + 1):  # the first round warms the servers and is not counted
-                for target in targets if run_number % 2 == 0 else targets[::-1]:
+            for run_number in range(runs + 1):
+                for target in in_turns(targets, run_number):
                     context, page = fresh_page(browser, target)
                     run = open_and_click(page, target, bases[target.name], provider.origin)
                     context.close()
@@ -49,10 +51,8 @@ def main(runs: int, anchor_dir: Path) -> None:
     print("|------|------:|------:|------:|------:|")
     for step in STEPS[:2]:
         ours, theirs = timings[APP.name][step], timings[ANCHOR.name][step]
-        low, high = ratio_interval(ours, theirs)
-        quartiles = [f"{statistics.median(s):.0f} ({percentile(s, 0.25):.0f}–{percentile(s, 0.75):.0f})" for s in (ours, theirs)]
-        print(f"| {step} | {quartiles[0]} | {quartiles[1]} | "
-              f"{statistics.median(ours) / statistics.median(theirs):.2f}x ({low:.2f}–{high:.2f}) | {len(ours)} |")
+        cells = [f"{statistics.median(s):.0f} ({percentile(s, 0.25):.0f}–{percentile(s, 0.75):.0f})" for s in (ours, theirs)]
+        print(f"| {step} | {cells[0]} | {cells[1]} | {ratio_cell(ours, theirs)} | {len(ours)} |")
 
 
 if __name__ == "__main__":

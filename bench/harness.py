@@ -21,6 +21,12 @@ from tests.support.postgres_server import PostgresServer  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
 
+def in_turns(items: list, round_number: int) -> list:
+    """One round's order: as given in even rounds, reversed in odd ones (a, b, b, a, ...), so
+    neither goes first every time. Round 0 warms the servers and is not counted."""
+    return items if round_number % 2 == 0 else items[::-1]
+
+
 @contextlib.contextmanager
 def app_with_provider(
     client_id: str, extra_env: dict[str, str] | None = None, *, isolated: bool = False

@@ -2,6 +2,7 @@
 given, and only that one, however many come at once."""
 
 import asyncio
+import re
 import shutil
 import time
 
@@ -15,10 +16,14 @@ from tests.support.app_server import ROOT
 
 pytestmark = pytest.mark.browser
 
+# The user card's avatar as rendered: the letter, then the picture's layer if any (after its emotion style).
+AVATAR = re.compile(r'<span aria-hidden="true"[^>]*>A(?:<style[^>]*>[^<]*</style>)?(?:<span ([^>]*)></span>)?</span>')
 
-def signed_in_as(name: str, email: str) -> dict:
+
+def signed_in_as(name: str, email: str, **more_claims: str) -> dict:
     now = time.time()
     claims = {"sub": f"sub-{name}", "name": name, "email": email, "iss": "https://id.example/oidc", "aud": "app"}
+    claims.update(more_claims)
     session = Session(
         key="k", handle="h", sub=claims["sub"], sid=None, claims=claims, refresh_at=None, user_agent="",
         acting_party=None, created_at=now, last_used_at=now, expires_at=now + 3600,
@@ -43,6 +48,23 @@ async def test_a_render_shows_the_state_it_was_given_then_the_defaults_again(ren
 
     page = (await renderer.render("http://localhost/", first_state(Lookup(None)))).decode()
     assert "You are not signed in." in page and "Ada" not in page
+
+
+async def test_the_user_s_picture_or_else_the_first_letter_of_their_name_is_in_the_html(renderer):
+    """So the first frame shows it, scripts or not (Radix's Avatar waits for its script)."""
+    picture = "https://id.example/pictures/ada.png"
+    page = (await renderer.render("http://localhost/", signed_in_as("Ada", "ada@example.com", picture=picture))).decode()
+    avatar = AVATAR.search(page)
+    assert avatar and avatar[1], page  # the letter, the picture's layer over it
+    assert f'background-image:url("{picture}")' in page
+
+    sneaky = 'https://id.example/a.png"); color: red; background: url("x'  # stays one quoted URL
+    page = (await renderer.render("http://localhost/", signed_in_as("Ada", "ada@example.com", picture=sneaky))).decode()
+    assert 'background-image:url("https://id.example/a.png\\"); color: red; background: url(\\"x")' in page
+
+    page = (await renderer.render("http://localhost/", signed_in_as("ada", "ada@example.com"))).decode()
+    avatar = AVATAR.search(page)
+    assert avatar and not avatar[1]  # the letter alone
 
 
 async def test_renders_at_once_each_show_their_own_user(renderer):

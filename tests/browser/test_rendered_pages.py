@@ -58,6 +58,15 @@ def test_a_signed_in_reload_arrives_with_the_claims_in_its_html(app_url, context
     screenshot(page, "rendered-reload")
 
 
+def test_a_picture_that_does_not_load_leaves_the_first_letter_of_the_name(app_url, context, screenshot):
+    page = signed_in_page(app_url, context)
+    page.route("**/avatar/**", lambda route: route.abort())
+    page.reload()
+    avatar = page.get_by_label("Signed-in user").locator("span[aria-hidden=true]").first
+    expect(avatar).to_have_text("D")  # in view: the picture's layer is a background, and it has none
+    screenshot(page, "avatar-without-its-picture")
+
+
 def test_a_page_that_does_not_match_its_state_is_caught(app_url, context):
     """The check above can fail: a page whose HTML differs from what its state renders makes
     React report the mismatch (and draw the page again from the state)."""
@@ -192,6 +201,8 @@ def test_with_no_script_run_sign_in_and_sign_out_still_work(app_url, context, sc
     browser = context.browser.new_context(java_script_enabled=False)  # nor the asset cache's worker
     page = browser.new_page()
     started = started_from_the_form(page, app_url)
+    pictures: list[int] = []
+    page.on("response", lambda response: pictures.append(response.status) if "/avatar/" in response.url else None)
     page.goto(f"{app_url}/?from=no-script")
     sign_in = page.get_by_role("button", name="Sign in")
     expect(page.locator("#__reflex_logto_until_hydrated")).to_have_count(1)  # not hydrated, nor will it be
@@ -202,6 +213,10 @@ def test_with_no_script_run_sign_in_and_sign_out_still_work(app_url, context, sc
     expect(page.get_by_role("heading", name="Demo User")).to_be_visible()
     assert page.url == f"{app_url}/?from=no-script"  # back on the page it started on
     assert len(started) == 1 and "return_to=%2F%3Ffrom%3Dno-script" in started[0]
+    avatar = page.get_by_label("Signed-in user").locator("span[aria-hidden=true] > span")  # the picture's layer
+    assert re.search(r'/avatar/demo\.svg"?\)$', avatar.evaluate("(span) => getComputedStyle(span).backgroundImage"))
+    page.wait_for_load_state("load")
+    assert 200 in pictures  # fetched, with no script run
     screenshot(page, "signed-in-without-scripts")
 
     signed_out = signed_out_by_the_form(page, app_url)

@@ -197,11 +197,41 @@ def error_callout() -> rx.Component:
     )
 
 
+def _user_avatar() -> rx.Component:
+    """The first letter of the user's name, under their picture if they have one, as Radix's
+    size-6 soft avatar looks.
+
+    Plain elements, so it is in the page's HTML and shows with the first frame, scripts or
+    not: Radix's Avatar renders an empty circle until its script has loaded the picture. The
+    picture is a background, so one that doesn't load leaves the letter in view, with no
+    broken-image mark; its URL is written as a quoted CSS string, escaped, so it can't end
+    the declaration it is in. Decorative: the name is next to it.
+    """
+    size = "calc(80px * var(--scaling))"
+    picture = rx.el.span(
+        style={
+            "position": "absolute", "inset": "0", "background_size": "cover", "background_position": "center",
+            "background_image": "url(" + AuthState.user_picture.to_string() + ")",  # a quoted, escaped CSS string
+        },
+    )
+    return rx.el.span(
+        rx.cond(AuthState.user_name != "", AuthState.user_name[0].upper(), "?"),
+        rx.cond(AuthState.user_picture != "", picture),
+        aria_hidden="true",
+        style={
+            "position": "relative", "display": "inline-flex", "align_items": "center", "justify_content": "center",
+            "flex_shrink": "0", "width": size, "height": size, "border_radius": "100%", "overflow": "hidden",
+            "background_color": "var(--accent-a3)", "color": "var(--accent-a11)",
+            "font_size": "var(--font-size-7)", "font_weight": "var(--font-weight-medium)",
+        },
+    )
+
+
 def user_card(*children: rx.Component) -> rx.Component:
     """The signed-in user: picture, name, email and id, then `children`, then Sign out."""
     return rx.card(
         rx.hstack(
-            rx.avatar(src=AuthState.user_picture, fallback="?", size="6", radius="full"),
+            _user_avatar(),
             rx.vstack(
                 rx.heading(AuthState.user_name, size="5"),
                 rx.text(AuthState.user_email, color_scheme="gray"),
