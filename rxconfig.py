@@ -18,6 +18,9 @@ config = rx.Config(
     redis_token_expiration=constants.Expiration.TOKEN if redis_mode else 15 * 60,
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="violet", radius="large"))],
+    # Solid panels: Radix's translucent ones blur what is behind every card and table (64 px),
+    # which made each frame of the claims page cost 80-140 ms to draw where the GPU doesn't
+    # (bench/RESULTS.md, round 9); on this plain background they look the same.
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="violet", radius="large", panel_background="solid"))],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )
