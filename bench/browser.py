@@ -231,7 +231,7 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True, rtt_ms: float =
     timings = {target.name: {step: [] for step in STEPS} for target in targets}
     floors: list[float] = []
     with app_with_provider("bench") as (provider, app_base):
-        with maybe_anchor(anchor_dir, provider) as anchor_base, \
+        with _maybe_anchor(anchor_dir, provider) as anchor_base, \
                 (bare_reflex_app() if floor else contextlib.nullcontext()) as bare_base:
             bases = {APP.name: app_base, ANCHOR.name: anchor_base}
             with network(rtt_ms) as network_flags, sync_playwright() as playwright:
@@ -270,7 +270,7 @@ def main(runs: int, anchor_dir: Path | None, floor: bool = True, rtt_ms: float =
               f"{len(floors)} runs; the signed-in reload is {statistics.median(reload) / statistics.median(floors):.2f}x it")
 
 
-def maybe_anchor(anchor_dir: Path | None, provider):
+def _maybe_anchor(anchor_dir: Path | None, provider):
     """The anchor's server signing in with `provider` (its base URL), or nothing without a build dir."""
     if anchor_dir is None:
         return contextlib.nullcontext()
